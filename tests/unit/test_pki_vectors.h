@@ -1,0 +1,129 @@
+/*
+ * tests/unit/test_pki_vectors.h - fixed inputs made with the openssl CLI
+ * (not with pki/), with the values the CLI printed for them, so the unit
+ * tests check pki/ against an independent implementation.
+ */
+#ifndef TEST_PKI_VECTORS_H
+#define TEST_PKI_VECTORS_H
+
+/* openssl req -x509 -newkey rsa:2048 -subj "/C=US/O=scep-ca/OU=SCEP CA"
+ *   -addext keyUsage=critical,keyCertSign,cRLSign
+ *   -addext basicConstraints=critical,CA:TRUE -sha256 -days 3650 */
+static const char vec_ca_pem[] =
+	"-----BEGIN CERTIFICATE-----\n"
+	"MIIDUzCCAjugAwIBAgIUIITZR4mX1acDPHfUzxuFFnPvKvwwDQYJKoZIhvcNAQEL\n"
+	"BQAwMTELMAkGA1UEBhMCVVMxEDAOBgNVBAoMB3NjZXAtY2ExEDAOBgNVBAsMB1ND\n"
+	"RVAgQ0EwHhcNMjYxMTIzMDYwODExWhcNMzYxMTIwMDYwODExWjAxMQswCQYDVQQG\n"
+	"EwJVUzEQMA4GA1UECgwHc2NlcC1jYTEQMA4GA1UECwwHU0NFUCBDQTCCASIwDQYJ\n"
+	"KoZIhvcNAQEBBQADggEPADCCAQoCggEBAKPPzzTNQ9byRVnf4KpjAQhN5WI2kV/b\n"
+	"gILn8GX4s92XQ8pC7dLZjKeowEOlQEvGMZIIFIb+Ks2yjXkgzSoJmj2WQvlnMYhX\n"
+	"MHR7oa1ic2exk3/x7uG/KNuQffwBcpxeXGllnW+Yq5EwHA6iiKlMCOzHrZO+QKFP\n"
+	"JTMGZ5YMIJ+FKbGUJeIvjCbdef8R7T2kPL9mjGU+zHEe1+OnbpgeEfkr4+YOoCU7\n"
+	"ge9/uEJo9PjpjyWl0GJdVS/1fdqud8Ylf4NwjZjDFKFKKI9aVPGsvMSqtxOlbR9c\n"
+	"lT2FDwcYpL3lS4IayIoSMmeRdGJvbhxk4K3meJynjuO9KuYRHZkVrfMCAwEAAaNj\n"
+	"MGEwHQYDVR0OBBYEFNeIVKcETlfdfOdnqwmceFAImPZDMB8GA1UdIwQYMBaAFNeI\n"
+	"VKcETlfdfOdnqwmceFAImPZDMA4GA1UdDwEB/wQEAwIBBjAPBgNVHRMBAf8EBTAD\n"
+	"AQH/MA0GCSqGSIb3DQEBCwUAA4IBAQAZ3OhZCHF9XeCQG4GT1Z36xV2do4Ep4oH7\n"
+	"m9rLaSVu6ngoP3Y/vxrx8LCd0DRDdeN9k2bjLp/1z0bR/dT2PGH6jma5dNmwptnH\n"
+	"Vfze2TJ2MjE3HRyCcCXIqNtZo28rp0qge2LQxwMEHsDyxktiV+zIFbg6JR6MEpm+\n"
+	"E9yk8Ox0tEC989qUkd1wdBL8JtIZDr56YCXoniCqeELFjHuKhn72ZiukPI8XQ9UV\n"
+	"f6/2kJDPu//mPEshdoJFZtWDJC+MLkEgOq+Jbxgfm+TRoESxWyxmOCuQLv2TGONO\n"
+	"6r3rB0tXn4/f8ptzJfVk07Zb0PJ5b6Zcr0w2VN41gIvvt1KmeuQt\n"
+	"-----END CERTIFICATE-----\n";
+#define VEC_CA_MD5    "606CD590 FD55F493 75522C2E D8DB738B"
+#define VEC_CA_SHA1   "A63A62AD A77D991A 516EDDD5 F94C08F3 E4E7E684"
+#define VEC_CA_SHA256 "6D9A83D5 E00DAA75 D48BEE46 6B5B6363 D7CEA04D D3FF37B1 D751D1F2 2CAEB6EB"
+#define VEC_CA_SHA256_HEX "6d9a83d5e00daa75d48bee466b5b6363d7cea04dd3ff37b1d751d1f22caeb6eb"
+#define VEC_CA_SHA256_COLON "6D:9A:83:D5:E0:0D:AA:75:D4:8B:EE:46:6B:5B:63:63:D7:CE:A0:4D:D3:FF:37:B1:D7:51:D1:F2:2C:AE:B6:EB"
+#define VEC_CA_SERIAL "2084D9478997D5A7033C77D4CF1B851673EF2AFC"
+
+/* openssl req -newkey rsa:2048 -subj "/C=MX/ST=CDMX/L=Juarez/O=Example Org/
+ *   OU=Wireless/CN=AP-LSC-0001/emailAddress=wifi-admin@example.org" */
+static const char vec_ap_csr_pem[] =
+	"-----BEGIN CERTIFICATE REQUEST-----\n"
+	"MIIC2TCCAcECAQAwgZMxCzAJBgNVBAYTAk1YMQ0wCwYDVQQIDARDRE1YMQ8wDQYD\n"
+	"VQQHDAZKdWFyZXoxFDASBgNVBAoMC0V4YW1wbGUgT3JnMREwDwYDVQQLDAhXaXJl\n"
+	"bGVzczEUMBIGA1UEAwwLQVAtTFNDLTAwMDExJTAjBgkqhkiG9w0BCQEWFndpZmkt\n"
+	"YWRtaW5AZXhhbXBsZS5vcmcwggEiMA0GCSqGSIb3DQEBAQUAA4IBDwAwggEKAoIB\n"
+	"AQC2tyJeP6v0tCE74SVjzOn7nO7EZpetxW322Uso9pAGNsHx5QnGdrKgWDPf/8or\n"
+	"RTmNMMR7j9oGa1gglyat/fiTuA1WPu5e8YEPbnTTqcT61nLZEkAjaJLwTP2KFKUo\n"
+	"5kZdEYpE1mpRMs13XoqZXKxk23aPtKMFH9mOVvhCKTtP4iZccCj3ySXUbM804PtG\n"
+	"NHYmRKhH2BvGcLgW5lq56LitU8BO5L8Y6YZeM+kkKFMOzNxPzhqr4B30fWXWyjmC\n"
+	"Yhs2jcng6H9hbunccTQujr1vIrseO9bL8xn+fcmTE36tBS8nEYrO7vqHG+VuGlCq\n"
+	"t4JcOiviVve+n7rryuUbSt3fAgMBAAGgADANBgkqhkiG9w0BAQsFAAOCAQEAWQnW\n"
+	"h+bMhCtb/qKzRI1Gw4ULHgjvvU6sAG2AE9Cvtd3myGSNqHtBDa6soL2NIuzo4mM8\n"
+	"cRy8i8lbiV4GHJPbGjxNe/SiiboJPcvmzPjSmZYvlhbP0s/xun7yIQh5ycZ7pUJz\n"
+	"ucvAzHU3Uyl98awfrtG1aN2YDQ5kTviNw0qWNgq5oRjjFne23N7f3sWlLgcuqSlr\n"
+	"LwFfI3PyGspi40kNZXJWEzvXa9PYM9yPIHnrVGPpglSl8mZMqZP5wZCrMLiQvSnq\n"
+	"FsreYP26ffQ0MyMfx9XFO7ufViq2Cl4k33aZUrWuXIo57j8s65Itj4IFoEDeplQj\n"
+	"O/ujztHKhkfeqSBQCQ==\n"
+	"-----END CERTIFICATE REQUEST-----\n";
+static const char vec_ap_key_pem[] =
+	"-----BEGIN PRIVATE KEY-----\n"
+	"MIIEvgIBADANBgkqhkiG9w0BAQEFAASCBKgwggSkAgEAAoIBAQC2tyJeP6v0tCE7\n"
+	"4SVjzOn7nO7EZpetxW322Uso9pAGNsHx5QnGdrKgWDPf/8orRTmNMMR7j9oGa1gg\n"
+	"lyat/fiTuA1WPu5e8YEPbnTTqcT61nLZEkAjaJLwTP2KFKUo5kZdEYpE1mpRMs13\n"
+	"XoqZXKxk23aPtKMFH9mOVvhCKTtP4iZccCj3ySXUbM804PtGNHYmRKhH2BvGcLgW\n"
+	"5lq56LitU8BO5L8Y6YZeM+kkKFMOzNxPzhqr4B30fWXWyjmCYhs2jcng6H9hbunc\n"
+	"cTQujr1vIrseO9bL8xn+fcmTE36tBS8nEYrO7vqHG+VuGlCqt4JcOiviVve+n7rr\n"
+	"yuUbSt3fAgMBAAECggEALhUYPO8QHoKD00dgl8Apz0TwT2aUoMYniteZBjbRck/D\n"
+	"MJAUnBJ50MkOJFOuGKW38y02kPdiBLZ0HpwgrEdet1r3OiZbFmUQqOSx4GR0AtOt\n"
+	"WaQpuwR38tVoKLg2Q494daaj2eK+I8aNXarhh/aAoFtdlrb3WqaCx0yWBpHBnM69\n"
+	"SSBng8/yiHJAzxTkC3673NeonVnhqcyCBwJG4QFlfea/5ltlUJBKsYyxzupAdA16\n"
+	"ngRg4xf16RKKpeAmRZh0gOpaKvvvj9oQhV6ZH0w00PZNnFWvI48YujsuWiceJqpA\n"
+	"Ir/G/KB/JZ3Svl2fUT0H9WWPpWwo1TZhiABey6xQmQKBgQD/Kk2GMwkCXkFFFd4l\n"
+	"HAzVQJFXblGCsPGg63vrc8XI7vvfqSQ3nKrS58NecvZtYIn8QVHNWuct3drBFDYG\n"
+	"40iH5N/8TvQyJAa/78W86R8ZnIL5/M+0xlNus0f+dxX8VYD6D5r6fNPLArljL6ED\n"
+	"8uFmtYNc8nEeZunMSnPT20DI6wKBgQC3UCfcXWR1yhJORUVa88O9xfkc4zaqICo8\n"
+	"HaRsV6YodKnXvYGHiEz2IAq76zotcnKpHPt5ktBf+QPxbzHsrpOadAiLpfaN86TH\n"
+	"GtJtCQsnCKzRPl1hjLiljuTQPwRFzYsyDleTlRl4TwOL87kxOqxJnN8Ho3+3tmqC\n"
+	"iLdAJZ2B3QKBgQC3x14iw+s/O2fDPGbNT5Cmn2SPFjO673p4rmKISNAxUn8yrf4Z\n"
+	"18rpMGf0RNTcHmYDu4ARaeGLlXiTC92FxHle9yej77HN00jRQP6oezcdGS70onNu\n"
+	"/lDlMFcwHdFF9sd4U3kJ5JIea43etFVCJNLXSPCeJzf176WAsDcQZaAZlQKBgE2q\n"
+	"uWjFbQX2+rCM6uixNTLXiUdzATsta5eS25JHxI+JdliA4zuARVNWmhWqgTi2L9x0\n"
+	"+hs1V/IBuGj3ushT4xfip6g7Re4414zAUX1/AmmkZEw3RytIiwciNtIAkRfeEWbA\n"
+	"6twNpP/zQkZumf1ApbR+sYQ0Aq3crN3nfPTBuy1FAoGBAPENvgWqURpFrmFE86zl\n"
+	"gQzdQ+/GIyOnRR61QUtDHQbcJabF2gKG4RKR8yx1RtkfW+cDWD27bQ+K1mmuhbei\n"
+	"RGy7p4u71M8t5bqnBJR5AEBjSlxo5y8QvWf7oGMxjiqH4O1nVtfvPT0salb1gk+Y\n"
+	"XJeARRr9f895ILfO15DVASzB\n"
+	"-----END PRIVATE KEY-----\n";
+/* openssl req -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum */
+#define VEC_AP_TXID "1B3142DFD5FA90F1D7DE7573F3B9A7F2EB3DE685961A34914196C54518C1A0BF"
+
+/* openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -subj /CN=ec-ap */
+static const char vec_ec_csr_pem[] =
+	"-----BEGIN CERTIFICATE REQUEST-----\n"
+	"MIHKMHICAQAwEDEOMAwGA1UEAwwFZWMtYXAwWTATBgcqhkjOPQIBBggqhkjOPQMB\n"
+	"BwNCAATTByc6hJC6LGizu9u4tBnuyusX3NYeNOD4jX+edcdMJFFUxkGRjeBUGn4G\n"
+	"ng0qAv8dK4Px80Mi1V4ZU0TyW1zLoAAwCgYIKoZIzj0EAwIDSAAwRQIgPA5ux7Dw\n"
+	"r+ViLHO3w0wgw0AOTE6MEl3G5o+kUTTYSIQCIQCu2t/DMmRe+pVJEeIx/MZs8m1T\n"
+	"rIr+MfuaOtCa4epvrw==\n"
+	"-----END CERTIFICATE REQUEST-----\n";
+#define VEC_EC_TXID "861BAF8DF07001FF500E0922C0E87A1C23DA86DD779D568340E461E2A5E10E6A"
+
+/* DSA-1024 key: an algorithm lscd does not take from an AP */
+static const char vec_dsa_csr_pem[] =
+	"-----BEGIN CERTIFICATE REQUEST-----\n"
+	"MIICLTCCAdoCAQAwETEPMA0GA1UEAwwGZHNhLWFwMIIBvjCCATMGByqGSM44BAEw\n"
+	"ggEmAoGBAIrrXs5hUOqKPoiNgy3rKBJqcFW8zBpHOaCg7KQ691fuaw8e405ieGhv\n"
+	"tkOP4jshr/erSJALkqxgSvXgboAtfqgb5TrYlYVK2QuUXzrEsPoiN6dBFtJx3Wob\n"
+	"MPpfFFbeKZS4iKxJv1w9eXylsIuZGtfawLKf0pv02XvkHGok2f83Ah0A9G9IwQlr\n"
+	"ttVI6I45N2JVGfhX22vS7De7ZwQXPQKBgEW9N/e1I2V3NSHk3hTW3dzlKdppjbfE\n"
+	"z27rdRTEZr/MqlK2BQ4OZJtT9IY/8aczjU5sKmo5B3izb8UZekiPWhIHcuUYVERv\n"
+	"s0ly/5bnnFXORHV0/0t3+c3gJUyraKa68GXW+JvV2+n9tMgyZivPDGQ4wguwHlNc\n"
+	"3hpyXHoOdHktA4GEAAKBgAoGwPTrM9Dhz2+YNBbo58zG2BG0v++jumbUPH+ux7QD\n"
+	"hHlpGaE2kv0Be7YFB+lPwkJ5ulQ1Bc/zKMYdRFIxo7lBfbr0Q/bLo0bjRK+E7XTW\n"
+	"44kKvEyJVIUN1BT4FtM/4FM+RVmUxKVmC+NXyshXB0X/2W6guHGTGrrIPM/nSynq\n"
+	"oAAwCwYJYIZIAWUDBAMCA0AAMD0CHCUZL/k0E1gxTj1SDfLA2uketgvhB3K6//OT\n"
+	"ykQCHQC/AkERBdfyM/q32YBSVkzuTL8o9D1BxR8atAvM\n"
+	"-----END CERTIFICATE REQUEST-----\n";
+/* Ed25519 */
+static const char vec_ed_csr_pem[] =
+	"-----BEGIN CERTIFICATE REQUEST-----\n"
+	"MIGPMEMCAQAwEDEOMAwGA1UEAwwFZWQtYXAwKjAFBgMrZXADIQD7p/n1z/IOn514\n"
+	"lEkdKKu0TQMHJoAi7qKL7R5QbRRd66AAMAUGAytlcANBAJt8KZ8RZdo5GAs5eZmp\n"
+	"BMvPhE7kZYw81Wgu6ZSvwJHdM8+s0eyhfyyed+bkpDJg8cMxUijqxusqUJ/e8kQr\n"
+	"MA8=\n"
+	"-----END CERTIFICATE REQUEST-----\n";
+
+#endif /* TEST_PKI_VECTORS_H */
