@@ -1,12 +1,17 @@
 # lscd — one GNU Makefile for the daemon, its tools, its tests and its campaigns.
 #
 #   make            build lscd, lscctl, apsim and the test helpers into build/
-#   make check      install missing packages, then unit tests (plain and
-#                   ASan/UBSan) and the end-to-end tests
+#   make check      install missing packages, then unit tests and end-to-end
+#                   tests, each with a plain and an ASan/UBSan build, and a
+#                   short fuzz pass
 #   make unit       unit tests only (plain build)
 #   make asan       unit tests built and run with -fsanitize=address,undefined
 #   make e2e        end-to-end tests (pytest-3, inside a private network namespace)
+#   make e2e-asan   the same against programs built with ASan/UBSan
 #   make fuzz       every libFuzzer target for FUZZ_SECONDS each
+#   make faults     CA outages, slow and broken CAs, SIGKILL storms (e2e)
+#   make hostile    floods, fragment bombs, replays, unsolicited CSRs (e2e)
+#   make valgrind   a provisioning run of lscd under valgrind
 #   make demo       a real CA, lscd and a fleet of simulated APs on loopback
 #   make bench      benchmarks (figures, never pass/fail)
 #
@@ -53,7 +58,7 @@ PROGRAMS  := $(BUILD)/lscd $(BUILD)/apsim $(if $(wildcard tools/lscctl.c),$(BUIL
 FAKES     := $(patsubst %.c,$(BUILD)/%,$(notdir $(FAKE_SRC)))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps check unit asan e2e fuzz fuzz-build demo bench clean
+.PHONY: all deps check unit asan e2e e2e-asan faults hostile valgrind fuzz fuzz-build demo bench clean
 # Objects are intermediate files of the test binaries: keep them.
 .SECONDARY:
 .DEFAULT_GOAL := all
@@ -98,10 +103,27 @@ asan:
 e2e: all
 	@sh tools/netns-run.sh $(PYTEST) -q tests/e2e
 
+# The hardening campaigns of issue 8, each on its own (all run in e2e too).
+faults: all
+	@sh tools/netns-run.sh $(PYTEST) -q tests/e2e/test_faults.py
+hostile: all
+	@sh tools/netns-run.sh $(PYTEST) -q tests/e2e/test_hostile.py tests/e2e/test_files.py
+valgrind: all
+	@sh tools/netns-run.sh $(PYTEST) -q tests/e2e/test_valgrind.py
+
+# The same end-to-end tests with every program built with ASan/UBSan: a
+# sanitizer report makes a process exit non-zero, which the tests check.
+e2e-asan:
+	@$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 all
+	@LSCD_BUILD=$(CURDIR)/build-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		sh tools/netns-run.sh $(PYTEST) -q tests/e2e
+
 check: deps
 	@$(MAKE) --no-print-directory all unit
 	@$(MAKE) --no-print-directory asan
 	@$(MAKE) --no-print-directory e2e
+	@$(MAKE) --no-print-directory e2e-asan
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(or $(CHECK_FUZZ_SECONDS),10)
 
 # libFuzzer targets link the library sources directly, built by clang with

@@ -652,6 +652,10 @@ struct capwap_dtls_config {
 	/* Debug: each TLS key log line (NSS format) for tshark; NULL = off. */
 	void (*keylog)(const char *line, void *arg);
 	void *keylog_arg;
+	/* Tests only (lscd --time-offset): peer certificates are checked at
+	 * time(NULL) + this, the daemon's clock, so validity and clock skew
+	 * follow the same clock as its certificate lifecycle. */
+	int64_t time_offset_s;
 };
 
 typedef void (*capwap_dtls_send_fn)(void *arg, const uint8_t *dgram, size_t len);

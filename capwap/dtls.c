@@ -65,6 +65,7 @@ struct capwap_dtls_ctx {
 	uint8_t *rx_scratch;
 	void (*keylog)(const char *line, void *arg);
 	void *keylog_arg;
+	int64_t time_offset_s;          /* tests: the daemon's shifted clock */
 };
 
 struct capwap_dtls_identity {
@@ -326,9 +327,32 @@ static const char *eku_refusal(X509 *cert, bool peer_is_wtp)
 			   : "extended key usage allows neither id-kp-capwapAC nor server authentication";
 }
 
-/* Verify leaf + untrusted chain against one store; 0 on success, else the
- * X509_V_ERR code, with the failing depth in *depth. */
-static int verify_against(X509_STORE *store, X509 *leaf, STACK_OF(X509) *untrusted, int *depth)
+/* A certificate refused for its dates: which one, and its validity. */
+struct time_refusal {
+	char cn[65];
+	int64_t not_before;
+	int64_t not_after;
+};
+
+static bool is_time_error(int rc)
+{
+	return rc == X509_V_ERR_CERT_NOT_YET_VALID || rc == X509_V_ERR_CERT_HAS_EXPIRED;
+}
+
+static void utc_text(int64_t t, char out[24])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL || strftime(out, 24, "%Y-%m-%d %H:%M:%SZ", &tm) == 0)
+		snprintf(out, 24, "%lld", (long long)t);
+}
+
+/* Verify leaf + untrusted chain against one store at time now; 0 on
+ * success, else the X509_V_ERR code, with the failing depth in *depth and,
+ * for a date error, the certificate at fault in *tr. */
+static int verify_against(X509_STORE *store, X509 *leaf, STACK_OF(X509) *untrusted, time_t now,
+			  int *depth, struct time_refusal *tr)
 {
 	X509_STORE_CTX *v = X509_STORE_CTX_new();
 	int rc = X509_V_ERR_UNSPECIFIED;
@@ -337,11 +361,18 @@ static int verify_against(X509_STORE *store, X509 *leaf, STACK_OF(X509) *untrust
 	if (v == NULL)
 		return rc;
 	if (X509_STORE_CTX_init(v, store, leaf, untrusted) == 1) {
+		X509_STORE_CTX_set_time(v, 0, now);
 		if (X509_verify_cert(v) == 1) {
 			rc = 0;
 		} else {
 			rc = X509_STORE_CTX_get_error(v);
 			*depth = X509_STORE_CTX_get_error_depth(v);
+			X509 *bad = X509_STORE_CTX_get_current_cert(v);
+			if (is_time_error(rc) && bad != NULL) {
+				subject_cn(bad, tr->cn, sizeof(tr->cn));
+				tr->not_before = asn1_time_to_epoch(X509_get0_notBefore(bad));
+				tr->not_after = asn1_time_to_epoch(X509_get0_notAfter(bad));
+			}
 		}
 	}
 	X509_STORE_CTX_free(v);
@@ -357,6 +388,8 @@ static int verify_peer_chain(X509_STORE_CTX *x509ctx, void *arg)
 	STACK_OF(X509) *untrusted = X509_STORE_CTX_get0_untrusted(x509ctx);
 	bool peer_is_wtp = ctx->role == CAPWAP_DTLS_SERVER;
 	int lsc_rc = -1, mic_rc = -1, depth = 0;
+	time_t now = time(NULL) + (time_t)ctx->time_offset_s;
+	struct time_refusal lsc_tr = { "", 0, 0 }, mic_tr = { "", 0, 0 };
 
 	if (conn == NULL || leaf == NULL)
 		return 0;
@@ -364,15 +397,43 @@ static int verify_peer_chain(X509_STORE_CTX *x509ctx, void *arg)
 	describe_peer(leaf, &conn->peer);
 
 	if (peer_is_wtp) {
-		if (ctx->lsc_store != NULL && (lsc_rc = verify_against(ctx->lsc_store, leaf, untrusted, &depth)) == 0)
+		if (ctx->lsc_store != NULL &&
+		    (lsc_rc = verify_against(ctx->lsc_store, leaf, untrusted, now, &depth, &lsc_tr)) == 0)
 			conn->peer.cert_class = CAPWAP_CERT_LSC;
-		else if (ctx->mic_store != NULL && (mic_rc = verify_against(ctx->mic_store, leaf, untrusted, &depth)) == 0)
+		else if (ctx->mic_store != NULL &&
+			 (mic_rc = verify_against(ctx->mic_store, leaf, untrusted, now, &depth, &mic_tr)) == 0)
 			conn->peer.cert_class = CAPWAP_CERT_MIC;
 	} else if (conn->trust != NULL) {
-		if ((mic_rc = verify_against(conn->trust->store, leaf, untrusted, &depth)) == 0)
+		if ((mic_rc = verify_against(conn->trust->store, leaf, untrusted, now, &depth, &mic_tr)) == 0)
 			conn->peer.cert_class = CAPWAP_CERT_MIC;
 	}
 
+	/*
+	 * A chain refused only for its dates is a clock problem on one side
+	 * or the other (an AP certificate from the future, an expired LSC):
+	 * say which certificate and both times, not a bare "not yet valid".
+	 */
+	if (conn->peer.cert_class == CAPWAP_CERT_NONE && (is_time_error(lsc_rc) || is_time_error(mic_rc))) {
+		int rc = is_time_error(lsc_rc) ? lsc_rc : mic_rc;
+		const struct time_refusal *tr = is_time_error(lsc_rc) ? &lsc_tr : &mic_tr;
+		char when[24], clock[24];
+		utc_text(now, clock);
+		if (rc == X509_V_ERR_CERT_NOT_YET_VALID) {
+			utc_text(tr->not_before, when);
+			snprintf(conn->error, sizeof(conn->error),
+				 "certificate CN=%.64s issued by %.64s refused: clock skew: CN=%.48s is valid "
+				 "from %.20s, the controller's clock reads %.20s",
+				 conn->peer.subject_cn, conn->peer.issuer, tr->cn, when, clock);
+		} else {
+			utc_text(tr->not_after, when);
+			snprintf(conn->error, sizeof(conn->error),
+				 "certificate CN=%.64s issued by %.48s refused: certificate has expired: CN=%.48s "
+				 "was valid until %.20s, the controller's clock reads %.20s",
+				 conn->peer.subject_cn, conn->peer.issuer, tr->cn, when, clock);
+		}
+		X509_STORE_CTX_set_error(x509ctx, rc);
+		return 0;
+	}
 	if (conn->peer.cert_class == CAPWAP_CERT_NONE) {
 		int rc = mic_rc > 0 ? mic_rc : lsc_rc > 0 ? lsc_rc : X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY;
 		bool both = peer_is_wtp && lsc_rc > 0 && mic_rc > 0;
@@ -520,6 +581,7 @@ struct capwap_dtls_ctx *capwap_dtls_ctx_new(const struct capwap_dtls_config *cfg
 	ctx->retransmit_us = (cfg->retransmit_ms != 0 ? cfg->retransmit_ms : 1000) * 1000u;
 	ctx->keylog = cfg->keylog;
 	ctx->keylog_arg = cfg->keylog_arg;
+	ctx->time_offset_s = cfg->time_offset_s;
 	if (ctx->mtu < 576 || ctx->mtu > 9000) {
 		set_err(err, CAPWAP_ERR_MALFORMED, "DTLS MTU must be between 576 and 9000");
 		goto fail;

@@ -330,9 +330,16 @@ static enum capwap_status encode_message(struct capwap_writer *w,
 	enum capwap_status st;
 	size_t start = w->len, mel_off, elems_start, i;
 
-	st = capwap_check_mandatory(m, err);
-	if (st != CAPWAP_OK)
-		return st;
+	/* An unknown request is answered with its type + 1 and Result Code 19
+	 * (RFC 5415 §4.5): that response type is unknown too, so it has no
+	 * mandatory elements beyond the Result Code. */
+	bool answers_unknown = capwap_msg_desc_find(m->type) == NULL && !capwap_is_request(m->type) &&
+			       capwap_msg_desc_find(m->type - 1) == NULL && m->has_result_code;
+	if (!answers_unknown) {
+		st = capwap_check_mandatory(m, err);
+		if (st != CAPWAP_OK)
+			return st;
+	}
 	if (m->n_raw > CAPWAP_MAX_ELEMENTS)
 		return capwap_fail(err, CAPWAP_ERR_LIMIT,
 				   "%u raw elements, at most %d",

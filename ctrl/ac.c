@@ -406,17 +406,21 @@ static void handle_new_peer(struct ac_socket *sock, const struct sockaddr *peer,
 	/* The peer proved it receives at its address; only now does it cost
 	 * state, and only within the limits. */
 	const char *refusal = NULL;
-	if (d->n_wtps >= d->cfg->limits.max_sessions)
+	struct log_limiter *lim = NULL;
+	if (d->n_wtps >= d->cfg->limits.max_sessions) {
 		refusal = "max_sessions reached";
-	else if (d->n_handshakes >= d->cfg->limits.max_handshakes)
-		refusal = "max_handshakes in progress reached";
-	else if (!source_allowed(d, peer, now))
+		lim = &d->lim_max_sessions;
+	} else if (!source_allowed(d, peer, now)) {
 		refusal = "handshakes_per_source exceeded";
+		lim = &d->lim_per_source;
+	} else if (d->n_handshakes >= d->cfg->limits.max_handshakes) {
+		refusal = "max_handshakes in progress reached";
+		lim = &d->lim_max_handshakes;
+	}
 	if (refusal != NULL) {
 		d->stats.dtls_refused_limit++;
 		ac_addr_text(peer, who, sizeof(who));
-		log_limited(&d->lim_limits, now, CFG_LOG_WARNING,
-			    "new DTLS peer %s refused: %s", who, refusal);
+		log_limited(lim, now, CFG_LOG_WARNING, "new DTLS peer %s refused: %s", who, refusal);
 		capwap_dtls_free(conn);
 		return;
 	}
@@ -557,6 +561,7 @@ static struct capwap_dtls_ctx *dtls_for(struct lscd *d, const struct lscd_config
 		.mtu = cfg->capwap.mtu,
 		.keylog = d->capture != NULL ? capture_keylog : NULL,
 		.keylog_arg = d->capture,
+		.time_offset_s = d->time_offset_s,   /* tests only: --time-offset */
 	};
 	struct capwap_dtls_ctx *ctx = capwap_dtls_ctx_new(&dc, &cerr);
 	if (ctx == NULL)

@@ -385,6 +385,29 @@ static void f_enum(struct loader *ld, const char *path, json_t *v, void *dst,
 	perr(ld, path, "must be %s, got %s", list, q);
 }
 
+/* clock_valid: the operator's true or false, or "ntp" (ask the kernel). */
+static void f_clock(struct loader *ld, const char *path, json_t *v, void *dst,
+		    const struct field *f)
+{
+	char q[96];
+
+	(void)f;
+	if (json_is_boolean(v)) {
+		*(enum cfg_clock_valid *)dst = json_is_true(v) ? CFG_CLOCK_TRUE : CFG_CLOCK_FALSE;
+		return;
+	}
+	if (json_is_string(v) && !strcmp(json_string_value(v), "ntp")) {
+		*(enum cfg_clock_valid *)dst = CFG_CLOCK_NTP;
+		return;
+	}
+	if (json_is_string(v)) {
+		cfg_quote(q, sizeof(q), json_string_value(v), json_string_length(v));
+		perr(ld, path, "must be true, false or \"ntp\", got %s", q);
+		return;
+	}
+	type_err(ld, path, "true, false or \"ntp\"", v);
+}
+
 static void walk(struct loader *ld, const char *path, json_t *obj,
 		 const struct field *tab, void *base);
 
@@ -1105,6 +1128,7 @@ static const struct field top_fields[] = {
 	{ "database", f_path, T_OFF(database), 0, PATH_ANY, 0, NULL, NULL },
 	{ "control_socket", f_path, T_OFF(control_socket), 0, PATH_ANY, 0, NULL, NULL },
 	{ "log_level", f_enum, T_OFF(log_level), 0, 0, 0, log_level_names, NULL },
+	{ "clock_valid", f_clock, T_OFF(clock_valid), 0, 0, 0, NULL, NULL },
 	{ "wireless_management_trustpoint", f_string, T_OFF(management_trustpoint),
 	  CFG_NAME_MAX, 1, 0, NULL, NULL },
 	{ "mic_ca_bundle", f_path, T_OFF(mic_ca_bundle), 0, PATH_READABLE, 0, NULL, NULL },
@@ -1151,6 +1175,7 @@ static bool set_defaults(struct lscd_config *cfg)
 	cfg->state_dir = strdup("/var/lib/lscd");
 	cfg->control_socket = strdup("/run/lscd/lscd.sock");
 	cfg->log_level = CFG_LOG_INFO;
+	cfg->clock_valid = CFG_CLOCK_NTP;
 
 	cfg->lsc.mode = CFG_LSC_DISABLED;
 	cfg->lsc.join_attempts = 3;

@@ -32,6 +32,14 @@ enum cfg_key_type { CFG_KEY_RSA, CFG_KEY_EC };
 
 enum cfg_revocation { CFG_REVOCATION_NONE, CFG_REVOCATION_CRL };
 
+/*
+ * May the certificate lifecycle timers (identity renewal, CA rollover, AP
+ * LSC renewal) trust the wall clock? IOS starts no PKI timer until the
+ * calendar is authoritative; "ntp" asks the kernel whether it is
+ * synchronised, true and false are the operator's word.
+ */
+enum cfg_clock_valid { CFG_CLOCK_NTP, CFG_CLOCK_TRUE, CFG_CLOCK_FALSE };
+
 struct cfg_address {
 	struct sockaddr_storage addr;
 	socklen_t len;
@@ -115,6 +123,7 @@ struct lscd_config {
 	char *database;            /* default <state_dir>/lscd.db */
 	char *control_socket;      /* default /run/lscd/lscd.sock */
 	enum cfg_log_level log_level;
+	enum cfg_clock_valid clock_valid; /* "clock_valid": "ntp" (default), true, false */
 	char management_trustpoint[CFG_NAME_MAX]; /* "wireless_management_trustpoint" */
 	char *mic_ca_bundle;       /* PEM bundle of manufacturer CAs */
 	size_t n_trustpoints;
@@ -170,6 +179,10 @@ bool cfg_parse_mac_file(const char *path, uint8_t (**macs)[6], size_t *n, struct
  * touched; the caller reloads. Each returns false with a reason in errs.
  */
 bool cfg_file_add_mac(const char *path, const uint8_t mac[6], bool *changed, struct cfg_errors *errs);
+/* The same for n MACs in one rewrite; added[k] says whether macs[k] was new.
+ * All or nothing: a MAC that cannot be listed refuses the whole batch. */
+bool cfg_file_add_macs(const char *path, const uint8_t (*macs)[6], size_t n, bool *added,
+		       struct cfg_errors *errs);
 bool cfg_file_remove_mac(const char *path, const uint8_t mac[6], bool *changed, struct cfg_errors *errs);
 bool cfg_file_set_mode(const char *path, enum cfg_lsc_mode mode, struct cfg_errors *errs);
 

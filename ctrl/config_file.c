@@ -198,42 +198,64 @@ static bool entry_is(const json_t *e, const uint8_t mac[6])
 	       !memcmp(m, mac, 6);
 }
 
-bool cfg_file_add_mac(const char *path, const uint8_t mac[6], bool *changed,
-		      struct cfg_errors *errs)
+bool cfg_file_add_macs(const char *path, const uint8_t (*macs)[6], size_t n, bool *added,
+		       struct cfg_errors *errs)
 {
 	char dotted[18];
 	const char *bad;
 	struct doc d;
 	json_t *list, *e;
-	size_t i;
+	size_t i, k, n_added = 0;
 	bool ok = false;
 
-	*changed = false;
+	for (k = 0; k < n; k++)
+		added[k] = false;
 	if (!doc_read(&d, path, errs))
 		goto out;
-	capwap_mac_format(mac, CAPWAP_MAC_DOTTED, dotted);
-	if ((bad = cfg_mac_unusable(mac))) {
-		cfg_err(errs, "%s: lsc_provision.provision_list: %s is %s, not an AP's",
-			path, dotted, bad);
-		goto out;
-	}
-	if (!(list = inline_list(&d, true, errs)))
-		goto out;
-	json_array_foreach(list, i, e) {
-		if (entry_is(e, mac)) {
-			ok = true;
+	for (k = 0; k < n; k++) {
+		if ((bad = cfg_mac_unusable(macs[k]))) {
+			capwap_mac_format(macs[k], CAPWAP_MAC_DOTTED, dotted);
+			cfg_err(errs, "%s: lsc_provision.provision_list: %s is %s, not an AP's",
+				path, dotted, bad);
 			goto out;
 		}
 	}
-	if (json_array_append_new(list, json_string(dotted)) < 0) {
-		cfg_err(errs, "%s: out of memory", path);
+	if (!(list = inline_list(&d, true, errs)))
 		goto out;
+	for (k = 0; k < n; k++) {
+		bool present = false;
+		json_array_foreach(list, i, e) {
+			if (entry_is(e, macs[k])) {
+				present = true;
+				break;
+			}
+		}
+		if (present)
+			continue;
+		capwap_mac_format(macs[k], CAPWAP_MAC_DOTTED, dotted);
+		if (json_array_append_new(list, json_string(dotted)) < 0) {
+			cfg_err(errs, "%s: out of memory", path);
+			goto out;
+		}
+		added[k] = true;
+		n_added++;
 	}
-	ok = doc_write(&d, errs);
-	*changed = ok;
+	/* One validated rewrite for the whole batch, however long. */
+	ok = n_added == 0 || doc_write(&d, errs);
+	if (!ok)
+		for (k = 0; k < n; k++)
+			added[k] = false;
 out:
 	doc_free(&d);
 	return ok;
+}
+
+bool cfg_file_add_mac(const char *path, const uint8_t mac[6], bool *changed,
+		      struct cfg_errors *errs)
+{
+	const uint8_t (*one)[6] = (const uint8_t (*)[6])mac;
+	*changed = false;
+	return cfg_file_add_macs(path, one, 1, changed, errs);
 }
 
 /* Is mac in the operator's provision_list_file? Errors if it cannot tell. */

@@ -440,40 +440,38 @@ static char *plist_import(struct lscd *d, const struct ctl_request *req, long ui
 				memcpy(macs[o++], macs[i], 6);
 		n = o;
 	}
-	size_t already = 0;
+	/* Listed already (inline or in provision_list_file): left out. */
+	size_t already = 0, todo = 0;
 	for (size_t i = 0; i < n; i++) {
-		bool changed = false;
+		if (cfg_mac_listed(d->cfg, macs[i]))
+			already++;
+		else
+			memcpy(macs[todo++], macs[i], 6);
+	}
+	bool *was_added = calloc(todo ? todo : 1, sizeof(*was_added));
+	struct cfg_errors e = { 0 };
+	if (was_added == NULL || !cfg_file_add_macs(d->config_path, (const uint8_t (*)[6])macs, todo,
+						    was_added, &e)) {
+		snprintf(msg, sizeof(msg), "import of %.100s refused: nothing added", req->file_name);
+		json_decref(data);
+		json_decref(bad);
+		json_decref(added);
+		free(macs);
+		free(was_added);
+		return cfg_error_response(msg, &e);
+	}
+	for (size_t i = 0; i < todo; i++) {
 		char mac[18];
-		struct cfg_errors e = { 0 };
-
-		mac_text(macs[i], mac);
-		/* Listed already (inline or in provision_list_file): no rewrite. */
-		if (cfg_mac_listed(d->cfg, macs[i])) {
+		if (!was_added[i]) {
 			already++;
 			continue;
 		}
-		if (!cfg_file_add_mac(d->config_path, macs[i], &changed, &e)) {
-			size_t done = json_array_size(added);
-			snprintf(msg, sizeof(msg), "import of %.100s stopped at %s: %zu of %zu MACs added",
-				 req->file_name, mac, done, n);
-			json_decref(data);
-			json_decref(bad);
-			json_decref(added);
-			free(macs);
-			if (done > 0) {
-				struct cfg_errors re = { 0 };
-				lscd_reload(d, &re);
-			}
-			return cfg_error_response(msg, &e);
-		}
-		if (changed) {
-			json_array_append_new(added, json_string(mac));
-			store_audit(d->store, macs[i], "operator-list-add",
-				    "added to the provision list by uid %ld (import of %.100s)", uid, req->file_name);
-		} else {
-			already++;
-		}
+		mac_text(macs[i], mac);
+		json_array_append_new(added, json_string(mac));
+		store_audit(d->store, macs[i], "operator-list-add",
+			    "added to the provision list by uid %ld (import of %.100s)", uid, req->file_name);
 	}
+	free(was_added);
 	free(macs);
 	json_object_set_new(data, "file", show_text(req->file_name));
 	json_object_set_new(data, "macs_in_file", json_integer((json_int_t)n));

@@ -11,6 +11,7 @@
 
 #include "ctrl/control.h"
 #include "ctrl/daemon.h"
+#include "ctrl/lifecycle.h"
 #include "ctrl/metrics.h"
 #include "ctrl/provision.h"
 #include "ctrl/store.h"
@@ -93,6 +94,9 @@ bool lscd_reload(struct lscd *d, struct cfg_errors *errs)
 	log_set_level(cfg->log_level);
 	log_info("configuration reloaded from %s: LSC provisioning %s, %zu MACs on the provision list",
 		 d->config_path, cfg_lsc_mode_name(cfg->lsc.mode), cfg->lsc.n_macs);
+	/* clock_valid, auto_enroll, regenerate may have changed; a reload also
+	 * re-arms a renewal the CA rejected (the operator's action). */
+	lifecycle_reload(d);
 	prov_trustpoint_ready(d);
 	return true;
 }

@@ -133,7 +133,11 @@ struct lscd {
 	struct lscd_stats stats;
 	struct log_limiter lim_malformed;
 	struct log_limiter lim_refused;
-	struct log_limiter lim_limits;
+	struct log_limiter lim_limits;     /* send failures */
+	/* one per admission refusal kind, so that each kind is reported */
+	struct log_limiter lim_max_sessions;
+	struct log_limiter lim_max_handshakes;
+	struct log_limiter lim_per_source;
 	uint8_t *scratch;              /* one encoded message (max_message_size) */
 	int64_t time_offset_s;         /* tests only: shifts the wall clock */
 	struct lscd_hooks hooks;       /* all optional */

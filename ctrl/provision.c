@@ -23,6 +23,7 @@
 #include <event2/event.h>
 #include <openssl/rand.h>
 
+#include "ctrl/lifecycle.h"
 #include "ctrl/provision.h"
 #include "ctrl/store.h"
 #include "ctrl/tpm.h"
@@ -30,7 +31,8 @@
 #define PROV_QUEUE   4
 #define IPMAP_SIZE   16384
 /* A failed enrolment (the CA down, slow, or refusing) is tried again while
- * the AP stays connected: 5 s, doubling to 5 minutes, 6 times per session. */
+ * the AP stays connected: 5 s, doubling, for the first RETRY_ATTEMPTS; then
+ * every 5 minutes. */
 #define RETRY_FIRST_S  5
 #define RETRY_MAX_S    300
 #define RETRY_ATTEMPTS 6
@@ -63,6 +65,7 @@ struct prov_session {
 	bool outstanding;
 	uint8_t outstanding_kind;
 	bool waiting_logged;
+	unsigned csrs_refused;         /* in this session; only the first is logged */
 	size_t n_queue;
 	struct prov_msg *queue[PROV_QUEUE];
 };
@@ -83,6 +86,7 @@ struct ip_mac {
 };
 
 struct prov {
+	unsigned tx_depth;             /* nesting of tx_begin() */
 	LIST_HEAD(, enrollment) enrollments;
 	unsigned in_flight;
 	struct prov_stats stats;
@@ -92,6 +96,26 @@ struct prov {
 static struct prov *P(const struct lscd *d)
 {
 	return d->prov;
+}
+
+/*
+ * Each provisioning step is one SQLite transaction: the AP record, its
+ * certificate and the audit line that explains the change are committed
+ * together, so kill -9 at any point leaves either all of them or none.
+ * Steps may call one another; only the outermost commits.
+ */
+static void tx_begin(struct lscd *d)
+{
+	if (P(d)->tx_depth++ == 0 && !store_begin(d->store))
+		log_error("state database: cannot begin a transaction: %s", store_errmsg(d->store));
+}
+
+static void tx_end(struct lscd *d)
+{
+	if (--P(d)->tx_depth == 0 && !store_commit(d->store)) {
+		log_error("state database: cannot commit: %s", store_errmsg(d->store));
+		store_rollback(d->store);
+	}
 }
 
 /* ---- records ------------------------------------------------------------- */
@@ -274,22 +298,9 @@ static struct enrollment *enrollment_for(struct lscd *d, const uint8_t mac[6])
  * one storm. */
 static bool lsc_renewal_due(struct lscd *d, const struct wtp *w)
 {
-	const struct cfg_lsc_provision *lsc = &d->cfg->lsc;
-	if (lsc->renew_percent == 0 || w->cert.not_after <= w->cert.not_before)
-		return false;
-	int64_t life = w->cert.not_after - w->cert.not_before;
-	int64_t due = w->cert.not_before + life * lsc->renew_percent / 100;
-	uint32_t spread = 0;
-	if (lsc->renew_spread_s > 0) {
-		uint32_t h = 2166136261u;
-		for (int i = 0; i < 6; i++)
-			h = (h ^ w->mac[i]) * 16777619u;
-		spread = h % lsc->renew_spread_s;
-	}
-	/* never past the expiry itself */
-	if (due + spread >= w->cert.not_after)
-		spread = 0;
-	return lscd_wall_time(d) >= due + (int64_t)spread;
+	/* The arithmetic and the clock guard are ctrl/lifecycle.c's. */
+	int64_t due;
+	return lifecycle_ap_renew_due(d, w, &due) && lscd_wall_time(d) >= due;
 }
 
 static void schedule_retry(struct wtp *w, const char *why)
@@ -297,21 +308,40 @@ static void schedule_retry(struct wtp *w, const char *why)
 	struct prov_session *ps = w->prov;
 	if (ps == NULL)
 		return;
-	if (++ps->enroll_failures >= RETRY_ATTEMPTS) {
-		log_ap(CFG_LOG_WARNING, w->mac, "enrolment failed %u times in this session (%s); "
-		       "trying again when the AP next joins", ps->enroll_failures, why);
-		return;
+	unsigned n = ++ps->enroll_failures;
+	unsigned delay = RETRY_MAX_S;
+	if (n < RETRY_ATTEMPTS) {
+		delay = RETRY_FIRST_S << (n - 1);
+		if (delay > RETRY_MAX_S)
+			delay = RETRY_MAX_S;
+		store_audit(w->d->store, w->mac, "enroll-retry", "trying again in %u s (attempt %u of %u): %s",
+			    delay, n + 1, RETRY_ATTEMPTS, why);
+	} else {
+		/* A CA that stays down must not leave connected APs on their MICs
+		 * until they happen to rejoin: keep trying, slowly. */
+		if (n == RETRY_ATTEMPTS)
+			log_ap(CFG_LOG_WARNING, w->mac, "enrolment failed %u times (%s); trying again every %u s "
+			       "while the AP stays connected", n, why, RETRY_MAX_S);
+		store_audit(w->d->store, w->mac, "enroll-retry", "trying again in %u s (attempt %u, the CA keeps "
+			    "failing): %s", delay, n + 1, why);
 	}
-	unsigned delay = RETRY_FIRST_S << (ps->enroll_failures - 1);
-	if (delay > RETRY_MAX_S)
-		delay = RETRY_MAX_S;
-	store_audit(w->d->store, w->mac, "enroll-retry", "trying again in %u s (attempt %u of %u): %s",
-		    delay, ps->enroll_failures + 1, RETRY_ATTEMPTS, why);
 	struct timeval tv = { .tv_sec = delay };
 	evtimer_add(ps->retry, &tv);
 }
 
+static void provision_now(struct wtp *w);
+
+/* Every way in (Run, a retry, a sweep, an operator, a trustpoint that
+ * became ready) is one transaction. */
 static void maybe_provision(struct wtp *w)
+{
+	struct lscd *d = w->d;
+	tx_begin(d);
+	provision_now(w);
+	tx_end(d);
+}
+
+static void provision_now(struct wtp *w)
 {
 	struct lscd *d = w->d;
 	struct prov_session *ps = session(w);
@@ -391,9 +421,17 @@ static void on_joined(struct wtp *w)
 		rec.lsc_joins++;
 		if (store_cert_current(d->store, w->mac, &cur) &&
 		    strcasecmp(cur.serial_hex, w->cert.serial_hex) == 0) {
-			if (rec.prov_state != STORE_PROV_PROVISIONED)
+			if (rec.prov_state != STORE_PROV_PROVISIONED && rec.prov_state != STORE_PROV_CERT_SENT) {
+				/* lscd stopped before the AP's acknowledgement was
+				 * recorded: this join is the proof of delivery. */
+				rec.provisions++;
+				store_audit(d->store, w->mac, "lsc-join", "joined with its LSC, serial %s (its "
+					    "delivery was not recorded before lscd restarted: confirmed by this join)",
+					    w->cert.serial_hex);
+			} else if (rec.prov_state != STORE_PROV_PROVISIONED) {
 				store_audit(d->store, w->mac, "lsc-join", "joined with its LSC, serial %s",
 					    w->cert.serial_hex);
+			}
 			rec.prov_state = STORE_PROV_PROVISIONED;
 		} else {
 			store_audit(d->store, w->mac, "lsc-join", "joined with an LSC (serial %s) lscd did not issue",
@@ -442,7 +480,12 @@ static void on_joined(struct wtp *w)
 
 static void on_run(struct wtp *w)
 {
+	int64_t due;
+
 	maybe_provision(w);
+	/* An LSC not due yet is renewed while the AP stays up (issue 9). */
+	if (lifecycle_ap_renew_due(w->d, w, &due))
+		lifecycle_ap_watch(w->d, due);
 }
 
 static void on_request_done(struct wtp *w, const struct capwap_message *resp)
@@ -507,12 +550,19 @@ static void refuse_csr(struct wtp *w, uint32_t txid, uint32_t reason, const char
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
+	P(d)->stats.csrs_refused++;
+	/* A hostile AP may send CSR after CSR: the first refusal is recorded,
+	 * the rest are counted and summed up when the session ends. */
+	struct prov_session *ps = session(w);
+	if (ps != NULL && ps->csrs_refused++ > 0) {
+		log_ap(CFG_LOG_DEBUG, w->mac, "CSR refused again (the AP was told once): %s", why);
+		return;
+	}
 	load(d, w->mac, &rec);
 	if (rec.prov_state == STORE_PROV_PARAMS_SENT)
 		rec.prov_state = STORE_PROV_FAILED;
 	fail_record(d, &rec, "csr-refused", "CSR refused: %s", why);
 	save(d, &rec);
-	P(d)->stats.csrs_refused++;
 	enqueue(w, CAPWAP_LSC_OP_ENROLL_FAILED, txid, reason, NULL, 0);
 }
 
@@ -521,7 +571,7 @@ static bool field_matches(const char *csr, const char *want)
 	return strcmp(csr, want) == 0;
 }
 
-static void on_enrolled(const struct pki_enroll_result *res, void *arg);
+static void enrolled(const struct pki_enroll_result *res, void *arg);
 
 static void on_event(struct wtp *w, const struct capwap_message *m)
 {
@@ -610,7 +660,7 @@ static void on_event(struct wtp *w, const struct capwap_message *m)
 	memcpy(e->mac, w->mac, 6);
 	e->txid = c->txid;
 	e->started_ms = lscd_now_ms();
-	e->op = pki_proxy_enroll(tp->tp, c->object.ptr, c->object.len, on_enrolled, e, &perr);
+	e->op = pki_proxy_enroll(tp->tp, c->object.ptr, c->object.len, enrolled, e, &perr);
 	if (e->op == NULL) {
 		free(e);
 		refuse_csr(w, c->txid, CAPWAP_LSC_FAIL_POLICY, "cannot start enrolment: %s", perr.reason);
@@ -644,6 +694,18 @@ static void record_latency(struct prov *p, int64_t ms)
 			p->stats.ca_latency_le[i]++;
 }
 
+/* The AP came back in a new session while the old session's enrolment
+ * was at the CA; maybe_provision() held back then ("its certificate is on
+ * the way"). That certificate went nowhere: start afresh in this session. */
+static void provision_rejoined(struct wtp *w)
+{
+	if (w->state != WTP_RUN)
+		return;
+	store_audit(w->d->store, w->mac, "reprovision", "back in a new session while the previous one's "
+		    "enrolment was at the CA: provisioning in this session");
+	maybe_provision(w);
+}
+
 static void on_enrolled(const struct pki_enroll_result *res, void *arg)
 {
 	struct enrollment *e = arg;
@@ -673,6 +735,8 @@ static void on_enrolled(const struct pki_enroll_result *res, void *arg)
 					  ? CAPWAP_LSC_FAIL_CA_TIMEOUT : CAPWAP_LSC_FAIL_CA_REJECTED;
 			enqueue(w, CAPWAP_LSC_OP_ENROLL_FAILED, e->txid, reason, NULL, 0);
 			schedule_retry(w, res->err.reason);
+		} else if (w != NULL) {
+			provision_rejoined(w);
 		}
 		free(e);
 		return;
@@ -714,6 +778,8 @@ static void on_enrolled(const struct pki_enroll_result *res, void *arg)
 			    "the AP left before its certificate arrived; it is provisioned again on its next join");
 		log_ap(CFG_LOG_WARNING, e->mac, "certificate issued but the AP is gone: it will be provisioned "
 		       "again on its next join");
+		if (w != NULL)
+			provision_rejoined(w);
 		free(e);
 		return;
 	}
@@ -722,6 +788,15 @@ static void on_enrolled(const struct pki_enroll_result *res, void *arg)
 	enqueue(w, CAPWAP_LSC_OP_ROOT_CERT, e->txid, 0, res->ca, res->ca_len);
 	enqueue(w, CAPWAP_LSC_OP_DEVICE_CERT, e->txid, 0, res->cert, res->cert_len);
 	free(e);
+}
+
+/* pki/ calls this when an enrolment ends: one transaction, like the hooks. */
+static void enrolled(const struct pki_enroll_result *res, void *arg)
+{
+	struct lscd *d = ((struct enrollment *)arg)->d;
+	tx_begin(d);
+	on_enrolled(res, arg);
+	tx_end(d);
 }
 
 static void on_gone(struct wtp *w, const char *reason)
@@ -742,6 +817,22 @@ static void on_gone(struct wtp *w, const char *reason)
 		rec.prov_state = STORE_PROV_NONE;
 		store_audit(d->store, w->mac, "params-abandoned", "session ended before the CSR came: %s", reason);
 		changed = true;
+	}
+	/* The certificate was issued and on its way, but the AP never said it
+	 * had it. (While the enrolment is still at the CA, on_enrolled says
+	 * what became of it.) */
+	if (ps != NULL && ps->csr_accepted && rec.prov_state == STORE_PROV_ENROLLING &&
+	    enrollment_for(d, w->mac) == NULL) {
+		rec.prov_state = STORE_PROV_NONE;
+		P(d)->stats.certs_undelivered++;
+		store_audit(d->store, w->mac, "cert-undelivered", "session ended before the AP acknowledged its "
+			    "certificate (%s); it is provisioned again on its next join", reason);
+		changed = true;
+	}
+	if (ps != NULL && ps->csrs_refused > 1) {
+		store_audit(d->store, w->mac, "csr-refused", "%u more CSRs refused in this session",
+			    ps->csrs_refused - 1);
+		log_ap(CFG_LOG_WARNING, w->mac, "%u more CSRs refused in this session", ps->csrs_refused - 1);
 	}
 	if (rec.last_seen != lscd_wall_time(d)) {
 		rec.last_seen = lscd_wall_time(d);
@@ -789,6 +880,7 @@ bool prov_request(struct lscd *d, const uint8_t mac[6], char *why, size_t whylen
 			 d->cfg->lsc.mode == CFG_LSC_PROVISION_LIST ? " and the AP is not on the list" : "");
 		return false;
 	}
+	tx_begin(d);
 	load(d, mac, &rec);
 	rec.loop_suspected = false;
 	rec.reprovisions_in_window = 0;
@@ -807,6 +899,7 @@ bool prov_request(struct lscd *d, const uint8_t mac[6], char *why, size_t whylen
 	} else {
 		snprintf(why, whylen, "loop guard cleared; the AP is provisioned on its next join");
 	}
+	tx_end(d);
 	return true;
 }
 
@@ -848,6 +941,33 @@ void prov_check_config(struct lscd *d)
 			 "trustpoint their LSC joins will fail", c.n);
 }
 
+int64_t prov_renewal_sweep(struct lscd *d)
+{
+	int64_t next = INT64_MAX, now = lscd_wall_time(d), due;
+	struct wtp *w;
+
+	TAILQ_FOREACH(w, &d->wtps, link) {
+		struct prov_session *ps = w->prov;
+		if (!w->identified || w->state != WTP_RUN || (ps != NULL && ps->params_sent) ||
+		    !lifecycle_ap_renew_due(d, w, &due))
+			continue;
+		if (due > now) {
+			if (due < next)
+				next = due;
+			continue;
+		}
+		maybe_provision(w);
+		ps = w->prov;
+		if (ps != NULL && ps->params_sent) {
+			char at[24];
+			log_ap(CFG_LOG_INFO, w->mac, "LSC serial %s came due for renewal while connected (%u%% of its "
+			       "lifetime, valid until %s): re-provisioning it", w->cert.serial_hex,
+			       d->cfg->lsc.renew_percent, lc_time_text(w->cert.not_after, at));
+		}
+	}
+	return next;
+}
+
 void prov_trustpoint_ready(struct lscd *d)
 {
 	struct wtp *w;
@@ -880,6 +1000,51 @@ static bool abandon_in_flight(const struct store_ap *rec, void *arg)
 	return true;
 }
 
+/* The hooks the state machine calls, each one transaction. */
+static void hook_joined(struct wtp *w)
+{
+	tx_begin(w->d);
+	on_joined(w);
+	tx_end(w->d);
+}
+
+static void hook_run(struct wtp *w)
+{
+	tx_begin(w->d);
+	on_run(w);
+	tx_end(w->d);
+}
+
+static void hook_request_done(struct wtp *w, const struct capwap_message *resp)
+{
+	tx_begin(w->d);
+	on_request_done(w, resp);
+	tx_end(w->d);
+}
+
+static void hook_event(struct wtp *w, const struct capwap_message *m)
+{
+	tx_begin(w->d);
+	on_event(w, m);
+	tx_end(w->d);
+}
+
+static void hook_gone(struct wtp *w, const char *reason)
+{
+	struct lscd *d = w->d;
+	tx_begin(d);
+	on_gone(w, reason);
+	tx_end(d);
+}
+
+static void hook_handshake_failed(struct lscd *d, const struct sockaddr *peer,
+				  const struct capwap_dtls_peer *cert, const char *reason)
+{
+	tx_begin(d);
+	on_handshake_failed(d, peer, cert, reason);
+	tx_end(d);
+}
+
 bool prov_start(struct lscd *d, char *err, size_t errlen)
 {
 	struct prov *p = calloc(1, sizeof(*p));
@@ -891,15 +1056,17 @@ bool prov_start(struct lscd *d, char *err, size_t errlen)
 	LIST_INIT(&p->enrollments);
 	d->prov = p;
 	/* The SCEP transactions of a previous run died with it. */
+	tx_begin(d);
 	store_ap_foreach(d->store, abandon_in_flight, d);
+	tx_end(d);
 	d->hooks = (struct lscd_hooks){
-		.joined = on_joined,
-		.run = on_run,
-		.request_done = on_request_done,
+		.joined = hook_joined,
+		.run = hook_run,
+		.request_done = hook_request_done,
 		.request_failed = on_request_failed,
-		.event = on_event,
-		.gone = on_gone,
-		.handshake_failed = on_handshake_failed,
+		.event = hook_event,
+		.gone = hook_gone,
+		.handshake_failed = hook_handshake_failed,
 	};
 	return true;
 }

@@ -42,6 +42,13 @@ void prov_stop(struct lscd *d);
  * that are waiting in Run. Also (re)checks the loop warnings. */
 void prov_trustpoint_ready(struct lscd *d);
 
+/*
+ * prov_renewal_sweep - re-provision the connected APs whose LSC came due
+ * for renewal (ctrl/lifecycle.c's AP timer); returns when the next
+ * connected AP comes due (wall clock), or INT64_MAX when none will.
+ */
+int64_t prov_renewal_sweep(struct lscd *d);
+
 /* At start and reload: warn loudly about configurations that provision
  * APs into a loop. */
 void prov_check_config(struct lscd *d);

@@ -14,6 +14,7 @@
 
 #include <event2/event.h>
 
+#include "ctrl/lifecycle.h"
 #include "ctrl/provision.h"
 #include "ctrl/show.h"
 #include "ctrl/store.h"
@@ -614,24 +615,8 @@ void show_timers_free(struct show_timers *t)
 
 bool show_ap_renew_due(const struct lscd *d, const struct wtp *w, int64_t *due)
 {
-	/* Mirrors lsc_renewal_due() in ctrl/provision.c. */
-	const struct cfg_lsc_provision *lsc = &d->cfg->lsc;
-	if (w->cert.cert_class != CAPWAP_CERT_LSC || lsc->renew_percent == 0 ||
-	    w->cert.not_after <= w->cert.not_before)
-		return false;
-	int64_t life = w->cert.not_after - w->cert.not_before;
-	int64_t t = w->cert.not_before + life * lsc->renew_percent / 100;
-	uint32_t spread = 0;
-	if (lsc->renew_spread_s > 0) {
-		uint32_t h = 2166136261u;
-		for (int i = 0; i < 6; i++)
-			h = (h ^ w->mac[i]) * 16777619u;
-		spread = h % lsc->renew_spread_s;
-	}
-	if (t + spread >= w->cert.not_after)
-		spread = 0;
-	*due = t + (int64_t)spread;
-	return true;
+	/* The one computation provision.c acts on, clock guard included. */
+	return lifecycle_ap_renew_due(d, w, due);
 }
 
 typedef bool show_timer_source(struct lscd *d, struct show_timers *out);
@@ -656,7 +641,8 @@ static bool timers_tp_retry(struct lscd *d, struct show_timers *out)
 	return true;
 }
 
-/* A connected AP whose LSC will be renewed by re-provisioning. */
+/* A connected AP whose LSC will be renewed by re-provisioning (only where
+ * provisioning applies: otherwise nothing happens when it is due). */
 static bool timers_ap_renew(struct lscd *d, struct show_timers *out)
 {
 	int64_t now = lscd_wall_time(d), due;
@@ -664,7 +650,8 @@ static bool timers_ap_renew(struct lscd *d, struct show_timers *out)
 	char mac[18];
 
 	TAILQ_FOREACH(w, &d->wtps, link) {
-		if (!w->identified || w->state == WTP_DEAD || !show_ap_renew_due(d, w, &due))
+		if (!w->identified || w->state == WTP_DEAD || !cfg_lsc_applies(d->cfg, w->mac) ||
+		    !show_ap_renew_due(d, w, &due))
 			continue;
 		capwap_mac_format(w->mac, CAPWAP_MAC_COLON, mac);
 		if (!show_timers_add(out, "AP-RENEW", mac, (due - now) * 1000))
@@ -673,10 +660,23 @@ static bool timers_ap_renew(struct lscd *d, struct show_timers *out)
 	return true;
 }
 
-/* Add a source here for each new kind of timer (trustpoint RENEW, SHADOW, POLL). */
+/* Trustpoint RENEW, SHADOW, ROLLOVER and POLL (ctrl/lifecycle.c). */
+static bool timers_lifecycle(struct lscd *d, struct show_timers *out)
+{
+	struct lc_timer t[4 * CFG_MAX_TRUSTPOINTS];
+	size_t n = lifecycle_timers(d, t, sizeof(t) / sizeof(t[0]));
+
+	for (size_t i = 0; i < n && i < sizeof(t) / sizeof(t[0]); i++)
+		if (!show_timers_add(out, t[i].name, t[i].subject, t[i].remaining_ms))
+			return false;
+	return true;
+}
+
+/* Add a source here for each new kind of timer. */
 static show_timer_source *const timer_sources[] = {
 	timers_tp_retry,
 	timers_ap_renew,
+	timers_lifecycle,
 };
 
 static int cmp_timer(const void *a, const void *b)

@@ -41,7 +41,7 @@ json_t *show_text(const char *s);
 /* ---- timers -------------------------------------------------------------- */
 
 struct show_timer {
-	char name[24];             /* "RETRY", "AP-RENEW", later "RENEW", "SHADOW", "POLL" */
+	char name[24];             /* "RETRY", "AP-RENEW", "RENEW", "SHADOW", "ROLLOVER", "POLL" */
 	char subject[72];          /* the trustpoint, or the AP's MAC */
 	int64_t remaining_ms;      /* negative: overdue */
 };

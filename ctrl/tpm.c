@@ -19,8 +19,6 @@
 #define RETRY_FIRST_S 5
 #define RETRY_MAX_S   300
 
-static void tpm_kick(struct tpm_entry *e);
-
 struct tpm_entry *tpm_find(struct lscd *d, const char *name)
 {
 	if (d->tpm == NULL)
@@ -103,13 +101,20 @@ static void fail(struct tpm_entry *e, const char *what, const struct pki_error *
 	evtimer_add(e->retry, &tv);
 }
 
-static void on_enrolled(const struct pki_enroll_result *res, void *arg)
+void tpm_enroll_pending(struct pki_op *op, unsigned polls, unsigned next_ms, void *arg)
+{
+	lifecycle_pending(arg, op, LC_OP_ENROLL, polls, next_ms);
+}
+
+void tpm_enrolled(const struct pki_enroll_result *res, void *arg)
 {
 	struct tpm_entry *e = arg;
 	struct pki_cert_info info;
 	struct pki_error err;
+	char until[24];
 
 	e->op = NULL;
+	lifecycle_op_done(e);
 	if (res->err.status != PKI_OK) {
 		fail(e, "enrollment", &res->err);
 		return;
@@ -117,9 +122,10 @@ static void on_enrolled(const struct pki_enroll_result *res, void *arg)
 	e->retry_s = 0;
 	e->last_error[0] = '\0';
 	if (pki_cert_inspect(res->cert, res->cert_len, &info, &err) == 0)
-		log_info("trustpoint %s: enrolled, certificate serial %s, subject %s, valid until %lld",
-			 e->name, info.serial_hex, info.subject.line, (long long)info.not_after);
+		log_info("trustpoint %s: enrolled, certificate serial %s, subject %s, valid until %s",
+			 e->name, info.serial_hex, info.subject.line, lc_time_text(info.not_after, until));
 	lscd_trustpoint_changed(e->d, e->name);
+	lifecycle_plan(e);
 }
 
 static void on_authenticated(const struct pki_auth_result *res, void *arg)
@@ -151,8 +157,7 @@ static void on_authenticated(const struct pki_auth_result *res, void *arg)
 	tpm_kick(e);
 }
 
-/* Take the next step this trustpoint needs, if any. */
-static void tpm_kick(struct tpm_entry *e)
+void tpm_kick(struct tpm_entry *e)
 {
 	struct pki_error err;
 
@@ -165,6 +170,9 @@ static void tpm_kick(struct tpm_entry *e)
 		return;
 	}
 	e->authenticated = true;
+	/* A transaction the CA left PENDING when lscd last stopped. */
+	if (e->lc.op != NULL || lifecycle_resume(e))
+		return;
 	/* The controller's own identity: only the management trustpoint needs
 	 * one to serve DTLS; others enroll only if they say who they are. */
 	const struct cfg_trustpoint *tp = cfg_trustpoint(e->d->cfg, e->name);
@@ -172,10 +180,14 @@ static void tpm_kick(struct tpm_entry *e)
 	if (wants_identity && tp != NULL && tp->subject != NULL && !pki_tp_has_identity(e->tp)) {
 		log_info("trustpoint %s: enrolling the controller's identity at %s", e->name,
 			 tp->enrollment_url);
-		e->op = pki_tp_enroll(e->tp, on_enrolled, e, &err);
+		e->op = pki_tp_enroll(e->tp, tpm_enrolled, e, &err);
 		if (e->op == NULL)
 			fail(e, "enrollment", &err);
+		else
+			pki_op_set_pending_cb(e->op, tpm_enroll_pending);
+		return;
 	}
+	lifecycle_plan(e);
 }
 
 /* ---- lifecycle ----------------------------------------------------------- */
@@ -236,6 +248,8 @@ bool tpm_start(struct lscd *d, char *err, size_t errlen)
 			return false;
 		}
 	}
+	if (!lifecycle_start(d, err, errlen))
+		return false;
 	for (size_t i = 0; i < d->tpm->n; i++)
 		tpm_kick(&d->tpm->entries[i]);
 	return true;
@@ -245,6 +259,7 @@ void tpm_stop(struct lscd *d)
 {
 	if (d->tpm == NULL)
 		return;
+	lifecycle_stop(d);
 	for (size_t i = 0; i < d->tpm->n; i++) {
 		struct tpm_entry *e = &d->tpm->entries[i];
 		pki_tp_free(e->tp);

@@ -1,7 +1,8 @@
 /*
  * tpm.h — the daemon's trustpoints: opening the SCEP ones, authenticating
  * their CA (with the fingerprint pin), enrolling the controller's own
- * identity, and retrying with back-off while a CA is unreachable.
+ * identity, and retrying with back-off while a CA is unreachable. The
+ * certificate lifecycle after that (renewal, rollover) is ctrl/lifecycle.c.
  */
 #ifndef LSCD_TPM_H
 #define LSCD_TPM_H
@@ -10,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ctrl/lifecycle.h"
 #include "ctrl/lscd.h"
 #include "pki/pki.h"
 
@@ -26,10 +28,12 @@ struct tpm_entry {
 	int64_t last_error_at;
 	uint8_t offered_sha256[32];    /* the CA last offered by GetCACert */
 	bool have_offered;
+	struct lc_tp lc;               /* RENEW, SHADOW, ROLLOVER, POLL (ctrl/lifecycle.c) */
 };
 
 struct tpm {
 	struct pki_ctx *pki;
+	struct lc_global lc;           /* clock guard, AP renewal sweep */
 	size_t n;
 	struct tpm_entry entries[CFG_MAX_TRUSTPOINTS];
 };
@@ -39,6 +43,20 @@ bool tpm_start(struct lscd *d, char *err, size_t errlen);
 void tpm_stop(struct lscd *d);
 
 struct tpm_entry *tpm_find(struct lscd *d, const char *name);
+
+/**
+ * tpm_kick - take the next step a trustpoint needs: authenticate, resume a
+ *            PENDING enrollment, enroll a missing identity, plan its timers
+ * @e: trustpoint
+ */
+void tpm_kick(struct tpm_entry *e);
+
+/*
+ * pki callbacks of a trustpoint's own first enrollment, so that
+ * ctrl/lifecycle.c can resume one that was PENDING at the last stop.
+ */
+void tpm_enrolled(const struct pki_enroll_result *res, void *arg);
+void tpm_enroll_pending(struct pki_op *op, unsigned polls, unsigned next_ms, void *arg);
 
 /*
  * A trustpoint's certificate, DER: for SCEP trustpoints what pki holds, for

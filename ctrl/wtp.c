@@ -194,41 +194,14 @@ static void on_retransmit(evutil_socket_t fd, short what, void *arg)
 
 /* ---- message handlers ---------------------------------------------------- */
 
-static void handle_join(struct wtp *w, const struct capwap_message *req)
+/* A Join Response carries its mandatory elements whatever the result. */
+static void respond_join(struct wtp *w, const struct capwap_message *req, uint32_t result)
 {
 	static struct capwap_message resp;
-	char mac[18];
-
-	if (w->state != WTP_JOIN) {
-		respond_result(w, req->type, req->seq, CAPWAP_RESULT_UNEXPECTED_STATE);
-		return;
-	}
-	capwap_mac_format(w->mac, CAPWAP_MAC_COLON, mac);
-	/* The certificate names the AP; a board MAC that disagrees is someone
-	 * else's data (RFC 5415 §12: bind identity to the DTLS session). */
-	if (req->board_data.has_base_mac && memcmp(req->board_data.base_mac, w->mac, 6) != 0) {
-		char board[18];
-		capwap_mac_format(req->board_data.base_mac, CAPWAP_MAC_COLON, board);
-		log_ap(CFG_LOG_WARNING, w->mac, "Join refused: board data MAC %s differs from the certificate's",
-		       board);
-		w->d->stats.joins_refused++;
-		respond_result(w, req->type, req->seq, CAPWAP_RESULT_JOIN_INCORRECT_DATA);
-		return;
-	}
-#define COPY_FIELD(dst, b) snprintf(dst, sizeof(dst), "%.*s", (int)((b).len < sizeof(dst) ? (b).len : sizeof(dst) - 1), (const char *)(b).ptr)
-	COPY_FIELD(w->name, req->wtp_name);
-	COPY_FIELD(w->model, req->board_data.model);
-	COPY_FIELD(w->serial, req->board_data.serial);
-#undef COPY_FIELD
-	/* Names travel to logs and show output: keep them printable. */
-	for (char *p = w->name; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
-	memcpy(w->session_id, req->session_id, sizeof(w->session_id));
 
 	capwap_message_init(&resp, CAPWAP_JOIN_RESPONSE, req->seq);
 	resp.has_result_code = true;
-	resp.result_code = CAPWAP_RESULT_SUCCESS;
+	resp.result_code = result;
 	ac_fill_identity(w->d, &resp);
 	for (size_t i = 0; i < req->n_radio_info; i++)
 		resp.radio_info[resp.n_radio_info++] = req->radio_info[i];
@@ -240,6 +213,37 @@ static void handle_join(struct wtp *w, const struct capwap_message *req)
 		resp.max_message_length = (uint16_t)w->d->cfg->capwap.max_message_size;
 	}
 	respond(w, &resp);
+}
+
+static void handle_join(struct wtp *w, const struct capwap_message *req)
+{
+	if (w->state != WTP_JOIN) {
+		respond_join(w, req, CAPWAP_RESULT_UNEXPECTED_STATE);
+		return;
+	}
+	/* The certificate names the AP; a board MAC that disagrees is someone
+	 * else's data (RFC 5415 §12: bind identity to the DTLS session). */
+	if (req->board_data.has_base_mac && memcmp(req->board_data.base_mac, w->mac, 6) != 0) {
+		char board[18];
+		capwap_mac_format(req->board_data.base_mac, CAPWAP_MAC_COLON, board);
+		log_ap(CFG_LOG_WARNING, w->mac, "Join refused: board data MAC %s differs from the certificate's",
+		       board);
+		w->d->stats.joins_refused++;
+		respond_join(w, req, CAPWAP_RESULT_JOIN_INCORRECT_DATA);
+		return;
+	}
+#define COPY_FIELD(dst, b) snprintf(dst, sizeof(dst), "%.*s", (int)((b).len < sizeof(dst) ? (b).len : sizeof(dst) - 1), (const char *)(b).ptr)
+	COPY_FIELD(w->name, req->wtp_name);
+	COPY_FIELD(w->model, req->board_data.model);
+	COPY_FIELD(w->serial, req->board_data.serial);
+#undef COPY_FIELD
+	/* Names travel to logs and show output: keep them printable. */
+	for (char *fields[] = { w->name, w->model, w->serial }, **f = fields; f < fields + 3; f++)
+		for (char *p = *f; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
+	memcpy(w->session_id, req->session_id, sizeof(w->session_id));
+	respond_join(w, req, CAPWAP_RESULT_SUCCESS);
 	w->state = WTP_CONFIGURE;
 	w->d->stats.joins++;
 	arm_state_timer(w, w->d->cfg->capwap.wait_join_s);
@@ -383,14 +387,21 @@ static void reject_malformed(struct wtp *w, const struct capwap_message *m,
 
 	w->d->stats.messages_malformed++;
 	who(w, name, sizeof(name));
-	log_limited(&w->d->lim_malformed, lscd_now_ms(), CFG_LOG_INFO, "%s: %s%s%s dropped: %s", name,
-		    m->ctrl_valid ? capwap_msg_type_name(m->type) : "message",
-		    m->ctrl_valid ? " " : "", m->ctrl_valid ? "" : "", err->reason);
+	if (m->ctrl_valid)
+		log_limited(&w->d->lim_malformed, lscd_now_ms(), CFG_LOG_INFO,
+			    "%s: message type %u (%s) dropped: %s", name, m->type,
+			    capwap_msg_type_name(m->type), err->reason);
+	else
+		log_limited(&w->d->lim_malformed, lscd_now_ms(), CFG_LOG_INFO,
+			    "%s: message dropped: %s", name, err->reason);
 	if (!m->ctrl_valid || !capwap_is_request(m->type) || m->type == CAPWAP_ECHO_REQUEST)
 		return;
-	/* RFC 5415 §4.5: a request missing a mandatory element, or carrying
-	 * one we do not know, still gets an answer that says so. */
-	if (err->status == CAPWAP_ERR_MISSING)
+	/* RFC 5415 §4.5: an unknown request, one missing a mandatory element,
+	 * or one carrying an element we do not know, still gets an answer
+	 * that says so. */
+	if (err->status == CAPWAP_ERR_UNSUPPORTED)
+		respond_result(w, m->type, m->seq, CAPWAP_RESULT_UNRECOGNIZED_REQUEST);
+	else if (err->status == CAPWAP_ERR_MISSING)
 		respond_result(w, m->type, m->seq, CAPWAP_RESULT_MISSING_ELEMENT);
 	else if (err->status == CAPWAP_ERR_UNKNOWN_ELEMENT)
 		respond_result(w, m->type, m->seq, CAPWAP_RESULT_UNRECOGNIZED_ELEMENT);

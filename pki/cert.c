@@ -593,7 +593,8 @@ static X509 *make_cert(EVP_PKEY *pub, const X509_NAME *subject, X509 *issuer,
 	}
 	if (!X509_set_version(x, 2) || !set_serial(x, p->serial) ||
 	    !X509_gmtime_adj(X509_getm_notBefore(x), not_before) ||
-	    !X509_gmtime_adj(X509_getm_notAfter(x), not_before + (long)days * 86400L) ||
+	    !X509_gmtime_adj(X509_getm_notAfter(x), not_before + (p->validity_s > 0 ? p->validity_s
+									    : (long)days * 86400L)) ||
 	    !X509_set_subject_name(x, subject) ||
 	    !X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer)
 					    : subject) ||

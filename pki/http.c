@@ -381,6 +381,10 @@ static const char *status_text(CURLcode rc, enum pki_status *st)
 		return "unreachable";
 	case CURLE_GOT_NOTHING:
 	case CURLE_RECV_ERROR:
+		/* The CA went away mid-request (stopped, crashed, reset the
+		 * connection): it is unreachable, not talking nonsense. */
+		*st = PKI_ERR_CA_UNREACHABLE;
+		return "closed the connection without answering";
 	case CURLE_PARTIAL_FILE:
 	case CURLE_WEIRD_SERVER_REPLY:
 		*st = PKI_ERR_CA_GARBAGE;

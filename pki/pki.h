@@ -492,6 +492,8 @@ struct pki_issue_params {
 	unsigned key_usage;	/* PKI_KU_*; 0 = none */
 	unsigned eku;		/* PKI_EKU_SERVER_AUTH/CLIENT_AUTH; 0 = none */
 	uint64_t serial;	/* 0 = 64 random bits */
+	long validity_s;	/* > 0: validity in seconds, overriding days (a CA
+				 * capping a certificate at its own end) */
 };
 
 /**
@@ -954,13 +956,16 @@ void pki_ctx_free(struct pki_ctx *ctx);
  * @cfg: configuration (copied)
  * @dir: parent directory; state lives in @dir/<name>/ (mode 0700):
  *       key.pem (0600), ca.pem, ra-enc.pem, ra-sig.pem, cert.pem,
- *       caps.txt, ca-next.pem
+ *       caps.txt, ca-next.pem, and for renewals and rollover key-new.pem,
+ *       cert-new.pem, cert-next.pem, key-next.pem, ca-lineage.txt
  * @out: trustpoint
  * @err: error output
  *
  * Loads the key (or imports cfg->key_file, or generates one: slow) and
  * every stored certificate. A stored CA whose SHA-256 no longer matches the
- * pin is ignored, leaving the trustpoint unauthenticated.
+ * pin (directly, or through the rollovers the pinned CA vouched for) is
+ * ignored, leaving the trustpoint unauthenticated. A key and certificate
+ * swap or a rollover activation that a crash interrupted is completed.
  */
 int pki_tp_open(struct pki_ctx *ctx, const struct pki_tp_config *cfg,
 		const char *dir, struct pki_trustpoint **out,
@@ -990,6 +995,7 @@ enum pki_tp_cert {
 	PKI_TP_CERT_RA_SIG,	/* the cert CertReps must be signed by */
 	PKI_TP_CERT_IDENTITY,
 	PKI_TP_CERT_NEXT_CA,	/* from GetNextCACert */
+	PKI_TP_CERT_NEXT_IDENTITY, /* shadow identity from the rollover CA */
 };
 
 /**
@@ -1131,6 +1137,66 @@ struct pki_op *pki_tp_enroll(struct pki_trustpoint *tp, pki_enroll_cb *cb,
 struct pki_op *pki_tp_renew(struct pki_trustpoint *tp, pki_enroll_cb *cb,
 			    void *arg, struct pki_error *err);
 
+/* How pki_tp_renew_ex() renews the trustpoint's own identity. */
+struct pki_renew_opts {
+	/*
+	 * A new key pair for the new certificate (IOS "auto-enroll ...
+	 * regenerate"). It is a shadow key, written to key-new.pem at once so a
+	 * PENDING renewal survives a restart, and it replaces key.pem only when
+	 * the certificate is installed (key.pem and cert.pem swap so that a
+	 * crash leaves one complete pair, finished by pki_tp_open()).
+	 */
+	bool regenerate;
+	/*
+	 * PKCSReq signed by a temporary self-signed certificate over the
+	 * request key, for CAs that do not advertise Renewal (or an identity
+	 * that already expired); otherwise a RenewalReq signed by the current
+	 * identity certificate and key.
+	 */
+	bool pkcsreq;
+	/*
+	 * Shadow renewal: the request is enveloped to the rollover CA
+	 * certificate (ca-next.pem, from pki_tp_get_next_ca()) and the issued
+	 * certificate must chain to it. It is kept as the shadow identity
+	 * (cert-next.pem, key-next.pem when regenerated) until
+	 * pki_tp_activate_rollover(); the current identity stays in use.
+	 */
+	bool rollover;
+};
+
+/**
+ * pki_tp_renew_ex - renew the trustpoint's own identity
+ * @tp: authenticated trustpoint with a subject and an RSA key; an identity
+ *      certificate unless @o->pkcsreq; a rollover CA if @o->rollover
+ * @o: how (see struct pki_renew_opts)
+ * @cb: called once; on success the new certificate is installed (or kept as
+ *      the shadow identity) before @cb runs; res->cert is it
+ * @arg: for @cb
+ * @err: immediate errors: PKI_ERR_UNSUPPORTED for a RenewalReq the CA's
+ *       caps refuse, PKI_ERR_NOT_FOUND without identity or rollover CA
+ *
+ * The transactionID is derived from the request key, so a regenerated
+ * renewal is a new transaction. Generating an RSA key (regenerate) takes
+ * tens to hundreds of milliseconds on the caller's loop. On failure the
+ * shadow key is removed; on cancellation it is kept for
+ * pki_enroll_resume().
+ */
+struct pki_op *pki_tp_renew_ex(struct pki_trustpoint *tp, const struct pki_renew_opts *o,
+			       pki_enroll_cb *cb, void *arg, struct pki_error *err);
+
+/**
+ * pki_tp_activate_rollover - make the rollover CA (and shadow identity) current
+ * @tp: trustpoint holding a rollover CA certificate
+ * @err: PKI_ERR_NOT_FOUND without one, PKI_ERR_IO
+ *
+ * ca-next.pem becomes ca.pem (RA certificates of the old CA are dropped);
+ * a shadow identity becomes cert.pem (and its key key.pem). Without one, an
+ * identity issued by the old CA is no identity any more. The configured
+ * pin keeps matching: the rollover CA was vouched for by the pinned CA's
+ * signature on GetNextCACert, which ca-lineage.txt records.
+ */
+int pki_tp_activate_rollover(struct pki_trustpoint *tp, struct pki_error *err);
+
 /**
  * pki_proxy_enroll - enroll someone else's CSR (an AP's) through a clone
  * @tp: authenticated trustpoint with an RSA key
@@ -1152,7 +1218,9 @@ struct pki_op *pki_proxy_enroll(struct pki_trustpoint *tp, const uint8_t *csr,
 /**
  * pki_tp_get_next_ca - GetNextCACert: fetch and verify the rollover CA
  * @tp: authenticated trustpoint
- * @cb: called once; on success the cert is stored (ca-next.pem)
+ * @cb: called once; on success the cert is stored (ca-next.pem) and the
+ *      lineage from the current CA to it recorded; a CA that answers with
+ *      its current certificate has no rollover CA yet (PKI_ERR_NOT_FOUND)
  * @arg: for @cb
  * @err: immediate errors
  */

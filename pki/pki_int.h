@@ -173,6 +173,11 @@ struct pki_trustpoint {
 	unsigned poll_retries;
 	unsigned poll_cap_ms;
 	X509 *ca, *ra_enc, *ra_sig, *identity, *next_ca;
+	/* Shadow identity from a renewal against the rollover CA: waits in
+	 * cert-next.pem (and key-next.pem when regenerated, else the trustpoint
+	 * key) until pki_tp_activate_rollover(). */
+	X509 *next_identity;
+	struct pki_key *next_key;
 	struct pki_caps caps;
 	unsigned clone_seq;
 	unsigned n_clones;
@@ -182,6 +187,20 @@ struct pki_trustpoint {
 	TAILQ_HEAD(, pki_op) ops;	/* root only: every op, clones' too */
 };
 
+/* State files of a trustpoint directory (tp.c, renew.c). */
+#define PKI_FILE_KEY		"key.pem"
+#define PKI_FILE_CA		"ca.pem"
+#define PKI_FILE_RA_ENC		"ra-enc.pem"
+#define PKI_FILE_RA_SIG		"ra-sig.pem"
+#define PKI_FILE_IDENTITY	"cert.pem"
+#define PKI_FILE_NEXT_CA	"ca-next.pem"
+#define PKI_FILE_CAPS		"caps.txt"
+#define PKI_FILE_KEY_NEW	"key-new.pem"	/* shadow key of a renewal in flight */
+#define PKI_FILE_CERT_NEW	"cert-new.pem"	/* renewed cert while key and cert swap */
+#define PKI_FILE_CERT_NEXT	"cert-next.pem"	/* shadow identity from the rollover CA */
+#define PKI_FILE_KEY_NEXT	"key-next.pem"	/* its key, when regenerated */
+#define PKI_FILE_LINEAGE	"ca-lineage.txt" /* "old-sha256 new-sha256" per rollover */
+
 struct pki_trustpoint *pki_tp_clone(struct pki_trustpoint *root,
 				    struct pki_error *err);
 void pki_tp_clone_free(struct pki_trustpoint *clone);
@@ -190,6 +209,26 @@ int pki_tp_store_cert(struct pki_trustpoint *tp, const char *file, X509 *x,
 int pki_tp_store_caps(struct pki_trustpoint *tp, const char *body, size_t len,
 		      struct pki_error *err);
 void pki_op_cancel_all(struct pki_trustpoint *root);
+int pki_tp_path(const struct pki_trustpoint *tp, const char *file, char *out,
+		size_t outsz);
+X509 *pki_tp_load_cert(const struct pki_trustpoint *tp, const char *file);
+
+/* renew.c: shadow keys, key/cert swaps, CA rollover and its pin lineage. */
+bool pki_tp_pin_accepts(const struct pki_trustpoint *tp, const uint8_t sha256[32]);
+int pki_tp_lineage_add(struct pki_trustpoint *tp, X509 *old_ca, X509 *new_ca,
+		       struct pki_error *err);
+int pki_tp_save_shadow_key(struct pki_trustpoint *tp, const struct pki_key *key,
+			   struct pki_error *err);
+void pki_tp_drop_shadow_key(struct pki_trustpoint *tp);
+struct pki_key *pki_tp_load_shadow_key(struct pki_trustpoint *tp, struct pki_error *err);
+/* Install a renewed identity: new_key NULL keeps the trustpoint key. */
+int pki_tp_install_identity(struct pki_trustpoint *tp, X509 *cert,
+			    struct pki_key *new_key, struct pki_error *err);
+/* Keep a shadow identity from the rollover CA until activation. */
+int pki_tp_install_next_identity(struct pki_trustpoint *tp, X509 *cert,
+				 struct pki_key *new_key, struct pki_error *err);
+/* At open: finish a swap or an activation a crash interrupted. */
+void pki_tp_recover(struct pki_trustpoint *tp);
 
 /* scep_client.c: one SCEP operation in flight (see there). */
 enum op_kind { OP_CAPS, OP_AUTH, OP_ENROLL, OP_NEXTCA };
@@ -223,6 +262,9 @@ struct pki_op {
 	struct pki_buf csr;
 	EVP_PKEY *csr_pub;
 	X509 *signer;			/* temp self-signed, or the identity cert */
+	struct pki_key *sign_key;	/* signs and decrypts; NULL: the trustpoint key */
+	struct pki_key *req_key;	/* the CSR's key when regenerating, else NULL */
+	bool rollover;			/* addressed to the rollover CA (ca-next.pem) */
 	uint8_t nonce[PKI_NONCE_LEN];
 	unsigned polls;
 	time_t next_poll_wall;

@@ -77,6 +77,8 @@ void pki_op_destroy(struct pki_op *op)
 	pki_buf_free(&op->res_ca);
 	EVP_PKEY_free(op->csr_pub);
 	X509_free(op->signer);
+	pki_key_free(op->sign_key);
+	pki_key_free(op->req_key);
 	free(op);
 }
 
@@ -204,8 +206,13 @@ static void finish_enroll(struct pki_op *op, const struct pki_error *err)
 		op->root->enrolled++;
 	} else {
 		op->root->failed++;
+		/* The shadow key of a renewal the CA will never answer. */
+		if (op->req_key && !op->proxy)
+			pki_tp_drop_shadow_key(op->root);
 	}
-	if (op->tp->ca && pki_x509_i2d(op->tp->ca, &op->res_ca) == 0) {
+	if (op->tp->ca && pki_x509_i2d(op->rollover && op->tp->next_ca ? op->tp->next_ca
+								       : op->tp->ca,
+					  &op->res_ca) == 0) {
 		res.ca = op->res_ca.data;
 		res.ca_len = op->res_ca.len;
 	}
@@ -364,7 +371,7 @@ static void auth_cacert_done(struct pki_op *op, struct pki_http_result *res)
 			    tp->name, tp->url, have);
 		goto out;
 	}
-	if (memcmp(ar.sha256, tp->pin, 32) != 0) {
+	if (!pki_tp_pin_accepts(tp, ar.sha256)) {
 		pki_fp_format(tp->pin, 32, PKI_FP_HEX, want, sizeof(want));
 		pki_err_set(&ar.err, PKI_ERR_PIN_MISMATCH,
 			    "CA from %s has SHA-256 %s, trustpoint %s expects %s",
@@ -529,14 +536,16 @@ static int build_pkiop(void *arg, char **url, struct pki_buf *post,
 		goto out;
 	}
 	memcpy(rq.nonce, op->nonce, PKI_NONCE_LEN);
-	if (pki_x509_i2d(enc_cert(tp), &rec) < 0 || pki_x509_i2d(op->signer, &sgn) < 0) {
+	/* A shadow renewal is addressed to the rollover CA's key. */
+	if (pki_x509_i2d(op->rollover ? tp->next_ca : enc_cert(tp), &rec) < 0 ||
+	    pki_x509_i2d(op->signer, &sgn) < 0) {
 		pki_err_set(err, PKI_ERR_NOMEM, "out of memory");
 		goto out;
 	}
 	if (rq.type == PKI_MSG_CERTPOLL) {
 		struct pki_buf cad = { NULL, 0 };
 
-		if (pki_x509_i2d(tp->ca, &cad) < 0 ||
+		if (pki_x509_i2d(op->rollover ? tp->next_ca : tp->ca, &cad) < 0 ||
 		    pki_scep_issuer_and_subject(cad.data, cad.len, op->csr.data,
 						op->csr.len, &ias, err) < 0) {
 			pki_buf_free(&cad);
@@ -551,7 +560,7 @@ static int build_pkiop(void *arg, char **url, struct pki_buf *post,
 	}
 	rq.recipient = rec.data;
 	rq.recipient_len = rec.len;
-	rq.signer_key = tp->key;
+	rq.signer_key = op->sign_key ? op->sign_key : tp->key;
 	rq.signer = sgn.data;
 	rq.signer_len = sgn.len;
 	rq.digest = algs.digest;
@@ -632,14 +641,14 @@ static void enroll_success(struct pki_op *op, const struct pki_certrep *rep)
 				     rep->n_certs, tp->url);
 		return;
 	}
-	if (!pki_x509_issued_by(mine, tp->ca)) {
+	if (!pki_x509_issued_by(mine, op->rollover ? tp->next_ca : tp->ca)) {
 		struct pki_name nm;
 
 		pki_name_fill(X509_get_issuer_name(mine), &nm);
 		X509_free(mine);
 		finish_enroll_status(op, PKI_ERR_WRONG_ISSUER,
-				     "certificate from CA %s is issued by '%.100s', not by the trustpoint's CA",
-				     tp->url, nm.line);
+				     "certificate from CA %s is issued by '%.100s', not by the trustpoint's %sCA",
+				     tp->url, nm.line, op->rollover ? "rollover " : "");
 		return;
 	}
 	if (pki_x509_i2d(mine, &op->res_cert) < 0) {
@@ -648,13 +657,18 @@ static void enroll_success(struct pki_op *op, const struct pki_certrep *rep)
 		return;
 	}
 	if (!op->proxy) {
-		if (pki_tp_store_cert(op->root, "cert.pem", mine, &err) < 0) {
-			X509_free(mine);
+		int rc = op->rollover
+			 ? pki_tp_install_next_identity(op->root, mine, op->req_key, &err)
+			 : pki_tp_install_identity(op->root, mine, op->req_key, &err);
+
+		X509_free(mine);
+		if (rc < 0) {
 			finish_enroll(op, &err);
 			return;
 		}
-		X509_free(op->root->identity);
-		op->root->identity = mine;
+		/* Installed: the shadow key is the trustpoint's now, not ours to drop. */
+		pki_key_free(op->req_key);
+		op->req_key = NULL;
 	} else {
 		X509_free(mine);
 	}
@@ -687,7 +701,8 @@ static void pkiop_done(struct pki_op *op, struct pki_http_result *res)
 				     tp->url, res->content_type[0] ? res->content_type : "(none)");
 		return;
 	}
-	if (pki_x509_i2d(sig_cert(tp), &sgn) < 0 || pki_x509_i2d(op->signer, &me) < 0) {
+	if (pki_x509_i2d(op->rollover ? tp->next_ca : sig_cert(tp), &sgn) < 0 ||
+	    pki_x509_i2d(op->signer, &me) < 0) {
 		pki_buf_free(&sgn);
 		pki_buf_free(&me);
 		finish_enroll_status(op, PKI_ERR_NOMEM, "out of memory");
@@ -697,10 +712,21 @@ static void pkiop_done(struct pki_op *op, struct pki_http_result *res)
 	exp.signer_len = sgn.len;
 	exp.txid = op->txid;
 	exp.nonce = op->nonce;
-	exp.key = tp->key;
+	exp.key = op->sign_key ? op->sign_key : tp->key;
 	exp.cert = me.data;
 	exp.cert_len = me.len;
-	if (pki_scep_certrep_parse(res->body.data, res->body.len, &exp, &rep, &err) < 0) {
+	int prc = pki_scep_certrep_parse(res->body.data, res->body.len, &exp, &rep, &err);
+	if (prc < 0 && op->rollover && err.status == PKI_ERR_BAD_SIGNATURE) {
+		/* Until the rollover, a CA may still sign its answers with the
+		 * current key even for the rollover CA's certificates. */
+		pki_buf_free(&sgn);
+		if (pki_x509_i2d(sig_cert(tp), &sgn) == 0) {
+			exp.signer = sgn.data;
+			exp.signer_len = sgn.len;
+			prc = pki_scep_certrep_parse(res->body.data, res->body.len, &exp, &rep, &err);
+		}
+	}
+	if (prc < 0) {
 		char why[sizeof(err.reason)];
 
 		pki_buf_free(&sgn);
@@ -794,7 +820,14 @@ static void nextca_done(struct pki_op *op, struct pki_http_result *res)
 	pki_err_clear(&err);
 	if (!next) {
 		pki_err_set(&err, PKI_ERR_NOMEM, "out of memory");
-	} else if (pki_tp_store_cert(tp, "ca-next.pem", next, &err) == 0) {
+	} else if (X509_cmp(next, tp->ca) == 0) {
+		pki_err_set(&err, PKI_ERR_NOT_FOUND,
+			    "GetNextCACert %s: the CA answered with its current certificate (no rollover CA yet)",
+			    tp->url);
+		X509_free(next);
+		next = NULL;
+	} else if (pki_tp_lineage_add(tp, tp->ca, next, &err) == 0 &&
+		   pki_tp_store_cert(tp, "ca-next.pem", next, &err) == 0) {
 		X509_free(tp->next_ca);
 		tp->next_ca = next;
 		X509_up_ref(next);
@@ -918,11 +951,14 @@ static struct pki_op *enroll_start(struct pki_op *op, struct pki_error *err)
 }
 
 static struct pki_op *own_enroll(struct pki_trustpoint *tp, bool renew,
-				 pki_enroll_cb *cb, void *arg, struct pki_error *err)
+				 const struct pki_renew_opts *o, pki_enroll_cb *cb,
+				 void *arg, struct pki_error *err)
 {
 	struct pki_op *op;
+	struct pki_key *req;
 	X509_NAME *nm;
 	uint8_t md[32];
+	bool renewalreq = renew && !o->pkcsreq;
 
 	if (tp->parent) {
 		pki_err_set(err, PKI_ERR_INVALID, "%s is a proxy clone", tp->name);
@@ -934,52 +970,84 @@ static struct pki_op *own_enroll(struct pki_trustpoint *tp, bool renew,
 		pki_err_set(err, PKI_ERR_CONFIG, "trustpoint %s has no subject name", tp->name);
 		return NULL;
 	}
-	if (renew && !tp->identity) {
+	if (renewalreq && !tp->identity) {
 		pki_err_set(err, PKI_ERR_NOT_FOUND,
 			    "trustpoint %s has no identity certificate to renew", tp->name);
 		return NULL;
 	}
-	if (renew && tp->caps.known && !(tp->caps.flags & PKI_CAP_RENEWAL)) {
+	if (renewalreq && tp->caps.known && !(tp->caps.flags & PKI_CAP_RENEWAL)) {
 		pki_err_set(err, PKI_ERR_UNSUPPORTED, "CA %s does not advertise Renewal",
 			    tp->url);
+		return NULL;
+	}
+	if (o->rollover && !tp->next_ca) {
+		pki_err_set(err, PKI_ERR_NOT_FOUND,
+			    "trustpoint %s has no rollover CA certificate (GetNextCACert first)",
+			    tp->name);
 		return NULL;
 	}
 	op = pki_op_new(tp, OP_ENROLL, arg, err);
 	if (!op)
 		return NULL;
 	op->enroll_cb = cb;
-	op->msg_type = renew ? PKI_MSG_RENEWALREQ : PKI_MSG_PKCSREQ;
-	if (pki_csr_build(tp->key, &tp->subject, tp->challenge, &op->csr, err) < 0 ||
-	    pki_spki_sha256(tp->key->pk, md) < 0) {
-		pki_op_destroy(op);
-		return NULL;
+	op->msg_type = renewalreq ? PKI_MSG_RENEWALREQ : PKI_MSG_PKCSREQ;
+	op->rollover = o->rollover;
+	if (o->regenerate) {
+		/* The shadow key pair: on disk before the CA sees its CSR, so a
+		 * restart while PENDING can still receive the certificate. */
+		if (pki_key_generate(&tp->key_spec, &op->req_key, err) < 0 ||
+		    pki_tp_save_shadow_key(tp, op->req_key, err) < 0)
+			goto fail;
 	}
+	req = op->req_key ? op->req_key : tp->key;
+	if (pki_csr_build(req, &tp->subject, tp->challenge, &op->csr, err) < 0 ||
+	    pki_spki_sha256(req->pk, md) < 0)
+		goto fail;
 	pki_hex(md, 32, true, op->txid);
-	if (renew) {
+	if (renewalreq) {
+		/* Re-enrollment: the CA knows us by the certificate it issued. */
 		X509_up_ref(tp->identity);
 		op->signer = tp->identity;
 	} else {
 		nm = pki_subject_to_name(&tp->subject, err);
-		op->signer = nm ? pki_temp_cert(tp->key->pk, nm, TEMP_CERT_DAYS, err) : NULL;
+		op->signer = nm ? pki_temp_cert(req->pk, nm, TEMP_CERT_DAYS, err) : NULL;
 		X509_NAME_free(nm);
-		if (!op->signer) {
-			pki_op_destroy(op);
-			return NULL;
-		}
+		if (!op->signer)
+			goto fail;
+		if (op->req_key)
+			op->sign_key = pki_key_ref(op->req_key);
 	}
-	return enroll_start(op, err);
+	op = enroll_start(op, err);
+	if (!op && o->regenerate)
+		pki_tp_drop_shadow_key(tp);
+	return op;
+fail:
+	pki_op_destroy(op);
+	if (o->regenerate)
+		pki_tp_drop_shadow_key(tp);
+	return NULL;
 }
 
 struct pki_op *pki_tp_enroll(struct pki_trustpoint *tp, pki_enroll_cb *cb,
 			     void *arg, struct pki_error *err)
 {
-	return own_enroll(tp, false, cb, arg, err);
+	static const struct pki_renew_opts none;
+
+	return own_enroll(tp, false, &none, cb, arg, err);
 }
 
 struct pki_op *pki_tp_renew(struct pki_trustpoint *tp, pki_enroll_cb *cb,
 			    void *arg, struct pki_error *err)
 {
-	return own_enroll(tp, true, cb, arg, err);
+	static const struct pki_renew_opts none;
+
+	return own_enroll(tp, true, &none, cb, arg, err);
+}
+
+struct pki_op *pki_tp_renew_ex(struct pki_trustpoint *tp, const struct pki_renew_opts *o,
+			       pki_enroll_cb *cb, void *arg, struct pki_error *err)
+{
+	return own_enroll(tp, true, o, cb, arg, err);
 }
 
 int pki_op_proxy_clone(struct pki_op *op, const char *name, struct pki_error *err)

@@ -14,13 +14,13 @@
 
 #include "pki/pki_int.h"
 
-#define FILE_KEY	"key.pem"
-#define FILE_CA		"ca.pem"
-#define FILE_RA_ENC	"ra-enc.pem"
-#define FILE_RA_SIG	"ra-sig.pem"
-#define FILE_IDENTITY	"cert.pem"
-#define FILE_NEXT_CA	"ca-next.pem"
-#define FILE_CAPS	"caps.txt"
+#define FILE_KEY	PKI_FILE_KEY
+#define FILE_CA		PKI_FILE_CA
+#define FILE_RA_ENC	PKI_FILE_RA_ENC
+#define FILE_RA_SIG	PKI_FILE_RA_SIG
+#define FILE_IDENTITY	PKI_FILE_IDENTITY
+#define FILE_NEXT_CA	PKI_FILE_NEXT_CA
+#define FILE_CAPS	PKI_FILE_CAPS
 
 void pki_tp_config_defaults(struct pki_tp_config *cfg)
 {
@@ -88,15 +88,18 @@ static bool url_valid(const char *u)
 	return strlen(strchr(u, ':') + 3) > 0;
 }
 
-static int path_of(const struct pki_trustpoint *tp, const char *file, char *out,
-		   size_t outsz)
+int pki_tp_path(const struct pki_trustpoint *tp, const char *file, char *out,
+		size_t outsz)
 {
 	if (!tp->dir)
 		return -1;
 	return (size_t)snprintf(out, outsz, "%s/%s", tp->dir, file) < outsz ? 0 : -1;
 }
 
-static X509 *load_cert_file(const struct pki_trustpoint *tp, const char *file)
+#define path_of pki_tp_path
+#define load_cert_file pki_tp_load_cert
+
+X509 *pki_tp_load_cert(const struct pki_trustpoint *tp, const char *file)
 {
 	char path[4096];
 	struct pki_buf der;
@@ -157,14 +160,13 @@ int pki_tp_store_caps(struct pki_trustpoint *tp, const char *body, size_t len,
 	return pki_file_write(path, body, len, 0644, err);
 }
 
+/* The pinned CA, or a rollover CA the pinned one vouched for. */
 static bool pin_matches(const struct pki_trustpoint *tp, X509 *ca)
 {
 	uint8_t sha256[32];
 
-	if (!tp->has_pin)
-		return false;
 	pki_x509_fingerprints(ca, NULL, NULL, sha256);
-	return memcmp(sha256, tp->pin, 32) == 0;
+	return pki_tp_pin_accepts(tp, sha256);
 }
 
 static int setup_key(struct pki_trustpoint *tp, const struct pki_tp_config *cfg,
@@ -204,7 +206,7 @@ static void load_state(struct pki_trustpoint *tp)
 {
 	char path[4096];
 	struct pki_buf caps;
-	X509 *ca = load_cert_file(tp, FILE_CA);
+	X509 *ca = load_cert_file(tp, FILE_CA), *nx;
 
 	/* A stored CA that no longer matches the pin is not trusted. */
 	if (ca && pin_matches(tp, ca)) {
@@ -215,12 +217,32 @@ static void load_state(struct pki_trustpoint *tp)
 	} else {
 		X509_free(ca);
 	}
+	/* A renewal or rollover that a crash cut short is finished first. */
+	pki_tp_recover(tp);
 	tp->identity = load_cert_file(tp, FILE_IDENTITY);
 	if (tp->identity && (!tp->ca || !pki_x509_issued_by(tp->identity, tp->ca) ||
 			     EVP_PKEY_eq(X509_get0_pubkey(tp->identity), tp->key->pk) != 1)) {
 		X509_free(tp->identity);
 		tp->identity = NULL;
 	}
+	/* A shadow identity waits for the rollover CA it was issued by. */
+	nx = tp->next_ca ? load_cert_file(tp, PKI_FILE_CERT_NEXT) : NULL;
+	if (nx && pki_x509_issued_by(nx, tp->next_ca)) {
+		struct pki_key *k = NULL;
+		char kp[4096];
+
+		if (path_of(tp, PKI_FILE_KEY_NEXT, kp, sizeof(kp)) == 0 && access(kp, F_OK) == 0 &&
+		    pki_key_load(kp, &k, NULL) < 0)
+			k = NULL;
+		if (EVP_PKEY_eq(X509_get0_pubkey(nx), (k ? k : tp->key)->pk) == 1) {
+			tp->next_identity = nx;
+			tp->next_key = k;
+			nx = NULL;
+			k = NULL;
+		}
+		pki_key_free(k);
+	}
+	X509_free(nx);
 	if (path_of(tp, FILE_CAPS, path, sizeof(path)) == 0 &&
 	    pki_file_read(path, 4096, &caps, NULL) == 0) {
 		pki_caps_parse((const char *)caps.data, caps.len, &tp->caps);
@@ -242,6 +264,8 @@ static void tp_free_fields(struct pki_trustpoint *tp)
 	X509_free(tp->ra_sig);
 	X509_free(tp->identity);
 	X509_free(tp->next_ca);
+	X509_free(tp->next_identity);
+	pki_key_free(tp->next_key);
 }
 
 int pki_tp_open(struct pki_ctx *ctx, const struct pki_tp_config *cfg,
@@ -451,6 +475,10 @@ int pki_tp_get_cert(const struct pki_trustpoint *tp, enum pki_tp_cert which,
 	case PKI_TP_CERT_NEXT_CA:
 		x = tp->next_ca;
 		what = "rollover CA certificate";
+		break;
+	case PKI_TP_CERT_NEXT_IDENTITY:
+		x = tp->next_identity;
+		what = "shadow identity certificate";
 		break;
 	}
 	if (!x) {

@@ -85,6 +85,11 @@ int pki_op_export(const struct pki_op *op, char **json, struct pki_error *err)
 		      "next_poll", (json_int_t)(op->pending ? op->next_poll_wall : 0),
 		      "started", (json_int_t)time(NULL) -
 				 (json_int_t)((pki_now_ms() - op->started_ms) / 1000));
+	/* A renewal with a shadow key, or against the rollover CA. */
+	if (o && !op->proxy &&
+	    (json_object_set_new(o, "shadow_key", json_boolean(op->req_key != NULL)) < 0 ||
+	     json_object_set_new(o, "rollover", json_boolean(op->rollover)) < 0))
+		goto nomem;
 	if (!o || !(*json = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)))
 		goto nomem;
 	json_decref(o);
@@ -106,7 +111,7 @@ struct pki_op *pki_enroll_resume(struct pki_trustpoint *tp, const char *json,
 				 struct pki_error *err)
 {
 	const char *tpname, *clone, *txid, *csr64, *sgn64, *nonce;
-	int version, msg_type, proxy, pending, polls;
+	int version, msg_type, proxy, pending, polls, shadow_key = 0, rollover = 0;
 	json_int_t next_poll, started;
 	struct pki_buf sgn = { NULL, 0 };
 	json_error_t je;
@@ -121,6 +126,7 @@ struct pki_op *pki_enroll_resume(struct pki_trustpoint *tp, const char *json,
 			      "txid", &txid, "csr", &csr64, "signer", &sgn64,
 			      "nonce", &nonce, "pending", &pending, "polls", &polls,
 			      "next_poll", &next_poll, "started", &started) < 0 ||
+	    json_unpack(o, "{s?b, s?b}", "shadow_key", &shadow_key, "rollover", &rollover) < 0 ||
 	    version != EXPORT_VERSION || strlen(txid) > PKI_TXID_LEN || polls < 0 ||
 	    (msg_type != PKI_MSG_PKCSREQ && msg_type != PKI_MSG_RENEWALREQ)) {
 		pki_err_set(err, PKI_ERR_PARSE, "enrollment state does not parse");
@@ -140,6 +146,16 @@ struct pki_op *pki_enroll_resume(struct pki_trustpoint *tp, const char *json,
 	op->enroll_cb = cb;
 	op->msg_type = (enum pki_msg_type)msg_type;
 	op->pending = pending;
+	op->rollover = rollover;
+	if (rollover && !tp->next_ca) {
+		pki_err_set(err, PKI_ERR_NOT_FOUND,
+			    "enrollment state is a shadow renewal but trustpoint %s has no rollover CA",
+			    tp->name);
+		goto fail;
+	}
+	/* The CSR's key is the shadow key the renewal generated. */
+	if (shadow_key && !proxy && !(op->req_key = pki_tp_load_shadow_key(tp, err)))
+		goto fail;
 	op->polls = (unsigned)polls;
 	snprintf(op->txid, sizeof(op->txid), "%s", txid);
 	if (unb64(csr64, &op->csr) < 0 || unb64(sgn64, &sgn) < 0 ||
@@ -147,8 +163,11 @@ struct pki_op *pki_enroll_resume(struct pki_trustpoint *tp, const char *json,
 		pki_err_set(err, PKI_ERR_PARSE, "enrollment state: bad CSR or signer");
 		goto fail;
 	}
-	/* The CertRep will be encrypted to the signer: we must hold its key. */
-	if (EVP_PKEY_eq(X509_get0_pubkey(op->signer), tp->key->pk) != 1) {
+	/* The CertRep will be encrypted to the signer: we must hold its key
+	 * (the trustpoint's, or the shadow key behind a temporary cert). */
+	if (op->req_key && EVP_PKEY_eq(X509_get0_pubkey(op->signer), op->req_key->pk) == 1)
+		op->sign_key = pki_key_ref(op->req_key);
+	else if (EVP_PKEY_eq(X509_get0_pubkey(op->signer), tp->key->pk) != 1) {
 		pki_err_set(err, PKI_ERR_INVALID,
 			    "enrollment state was signed with another key than trustpoint %s's",
 			    tp->name);

@@ -5,7 +5,7 @@ set -eu
 
 packages="build-essential pkg-config libssl-dev libevent-dev libcurl4-openssl-dev
 libjansson-dev libsqlite3-dev libcmocka-dev python3-pytest scep tshark clang
-libclang-rt-14-dev iproute2 openssl curl procps"
+libclang-rt-14-dev iproute2 openssl curl procps valgrind gdb"
 
 missing=""
 for pkg in $packages; do

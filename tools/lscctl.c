@@ -878,7 +878,8 @@ static void render_pki_timers(FILE *out, const json_t *data)
 	fprintf(out, "|%16s\n", rem);
 	json_array_foreach(timers, i, t) {
 		fmt_remaining(jint(t, "remaining_ms"), rem, sizeof(rem));
-		fprintf(out, "|%16s  %s %s\n", rem, jstr(t, "name"), jstr(t, "subject"));
+		fprintf(out, "|%16s  %s%s%s\n", rem, jstr(t, "name"), jstr(t, "subject")[0] ? " " : "",
+			jstr(t, "subject"));
 	}
 }
 

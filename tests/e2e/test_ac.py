@@ -197,3 +197,40 @@ def test_debug_capture_decodes_in_tshark(test_pki, tmp_path):
     for req, resp in ((3, 4), (5, 6), (11, 12), (13, 14)):
         assert {s for t, s in seq if t == req} == {s for t, s in seq if t == resp}
     assert not [p for p in packets if p[3]], "tshark reported problems: %s" % [p for p in packets if p[3]]
+
+
+def test_dtls_key_log_decrypts_a_live_capture(test_pki, tmp_path):
+    """tshark captures the real, encrypted traffic on lscd's port; with the
+    key log lscd wrote it decrypts the DTLS records (tshark 4.0 then shows
+    the CAPWAP bytes as data: DTLS cannot hand them to its CAPWAP dissector,
+    which is what the decrypted debug capture above is for)."""
+    keylog = os.path.join(str(tmp_path), "keys.log")
+    raw = os.path.join(str(tmp_path), "raw.pcap")
+    lscd = Lscd(str(tmp_path), test_pki, {"capwap": {"echo_interval_s": 1},
+                                          "debug": {"dtls_keylog": keylog}}).start()
+    cap = subprocess.Popen(["tshark", "-i", "lo", "-f", "udp port %d" % lscd.port, "-w", raw],
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: "Capturing on" in cap.stderr.readline(), 30, "tshark to start capturing")
+        rc, out = Apsim(str(tmp_path), test_pki, lscd).run("-n", 1, "--expect", "run", "--hold", 1,
+                                                            "--timeout", 30)
+        assert rc == 0, out
+        assert "DTLS KEY LOG ON" in lscd.log()
+    finally:
+        time.sleep(0.5)     # let tshark write the last packets before it stops
+        cap.terminate()
+        cap.wait(timeout=30)
+        assert lscd.stop() == 0
+    assert os.stat(keylog).st_mode & 0o777 == 0o600
+    with open(keylog) as f:
+        assert f.read().startswith("CLIENT_RANDOM ")
+
+    def payloads(with_keys):
+        opts = ["-o", "tls.keylog_file:" + keylog] if with_keys else []
+        return subprocess.run(["tshark", "-r", raw, "-d", "udp.port==%d,capwap" % lscd.port, *opts,
+                               "-T", "fields", "-e", "data.data"],
+                              capture_output=True, text=True, check=True).stdout
+    # the Join Request's WTP Name is readable only with the key log
+    name = b"AP0200.0000.0001".hex()
+    assert name not in payloads(False)
+    assert name in payloads(True)

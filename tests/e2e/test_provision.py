@@ -258,3 +258,45 @@ def test_kill_9_in_the_middle_of_provisioning_loses_nothing(test_pki, micromdm_c
     # the CA issued each AP its current certificate: one current row each,
     # possibly older ones from rounds the kill cut short
     assert db.execute("SELECT COUNT(*) FROM certificates").fetchone()[0] >= 100
+
+
+def test_capture_shows_the_lsc_payloads_to_tshark(test_pki, micromdm_ca, tmp_path):
+    """The debug capture of a provisioning run, read by Wireshark's own
+    CAPWAP dissector: Configuration Update Requests and a WTP Event Request
+    carry Vendor Specific Payloads of vendor 0x00409600 (4232704) with
+    Cisco element 104, whose raw inner bytes start with the inner vendor id
+    and the inner ids 63 (parameters) and 64 (CSR, pending, root, device)."""
+    ca = micromdm_ca()
+    pcap = os.path.join(str(tmp_path), "capture.pcap")
+    conf = provisioning(ca)
+    conf["debug"] = {"capture_pcap": pcap}
+    lscd = Lscd(str(tmp_path), test_pki, conf).start()
+    try:
+        rc, out = Apsim(str(tmp_path), test_pki, lscd, ac_trust(tmp_path, test_pki, ca)).run(
+            "-n", 1, "--expect", "lsc", "--timeout", 60)
+        assert rc == 0, out[-2000:]
+    finally:
+        assert lscd.stop() == 0
+    rows = subprocess.run(
+        ["tshark", "-r", pcap, "-d", "udp.port==%d,capwap" % lscd.port, "-T", "fields", "-E", "separator=|",
+         "-e", "capwap.control.header.message_type",
+         "-e", "capwap.control.message_element.vsp.vendor_identifier",
+         "-e", "capwap.control.message_element.vsp.vendor_element_id",
+         "-e", "capwap.control.cisco.unknown"],
+        capture_output=True, text=True, check=True).stdout.splitlines()
+    inner = []
+    for row in rows:
+        msg_type, vendor, element, data = row.split("|")
+        if not vendor:
+            continue
+        assert vendor == "4232704" and element == "104", row
+        raw = data.replace(":", "")
+        assert raw.startswith("00409600"), row
+        inner.append((int(msg_type), int(raw[8:12], 16), raw[12:]))
+    # parameters, then the CSR, pending, root and device certificates (§3.3)
+    kinds = [(t, i) for t, i, _ in inner]
+    assert kinds.count((7, 63)) == 1 and kinds.count((9, 64)) == 1
+    assert kinds.count((7, 64)) == 3
+    # inside 64: Version 1, then the Operation sub-TLV (type 2, length 1)
+    ops = sorted(int(body[18:20], 16) for t, i, body in inner if i == 64)
+    assert ops == [1, 2, 3, 4]

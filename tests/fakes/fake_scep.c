@@ -31,12 +31,26 @@
  *
  * Usage: fake_scep --dir DIR [--port N] [--ra] [--next-ca] [--caps LIST]
  *                  [--certrep-cipher des|des3|aes128] [--mode MODE]
+ *                  [--ca-days N] [--cert-days N] [--renew-days N]
  *   --port 0 (default) binds an ephemeral port. When ready it writes the CA
  *   (and RA, next CA) certificates to DIR and prints one JSON line on stdout:
  *   {"port":N,"ca_sha256":"hex","next_ca_sha256":"hex"}. Each request is
  *   logged as one JSON line in DIR/requests.log.
  *   --ra        GetCACert answers CA + encryption RA + signature RA
- *   --next-ca   GetNextCACert answers a rollover CA signed by the current one
+ *   --next-ca   GetNextCACert answers a rollover CA signed by the current one;
+ *               its validity starts when the current CA's ends (as an IOS
+ *               CA's auto-rollover certificate does). A request enveloped
+ *               to the rollover CA's key (a client's shadow renewal) is
+ *               answered by the rollover CA: it signs the CertRep and issues
+ *               a certificate valid from its own start. micromdm 2.1.0 has
+ *               no rollover at all.
+ *   --ca-days   validity of the CA (and rollover CA) certificates (3650)
+ *   --cert-days validity of issued certificates (365), never beyond the
+ *               issuing CA's own end, as a real CA caps them
+ *   --renew-days validity of certificates issued to a RenewalReq, or to a
+ *               PKCSReq for a CN this fake issued to before (as
+ *               --cert-days): a test can enroll a short-lived identity and
+ *               get a long-lived one back
  *   --caps      comma-separated GetCACaps keywords ("" for an empty body)
  *   --mode      hang | http500 (every request), garbage-cacert,
  *               wrongtype-cacert (GetCACert only)
@@ -50,6 +64,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -71,6 +86,7 @@ struct txn {
 	char txid[129];
 	unsigned answers;
 	struct pki_buf csr;
+	bool renewal;		/* the transaction began with a RenewalReq */
 };
 
 struct fake {
@@ -80,8 +96,11 @@ struct fake {
 	char caps[512];
 	enum pki_cipher certrep_cipher;
 	const char *mode;
+	unsigned ca_days, cert_days, renew_days;
 	uint64_t serial;
 	struct txn *txns;
+	char issued_cn[64][65];	/* CNs issued to, for --renew-days */
+	unsigned n_issued;
 	FILE *log;
 };
 
@@ -92,11 +111,12 @@ static void fatal(const char *what, const struct pki_error *err)
 }
 
 static void make_ident(struct ident *id, const struct ident *issuer, const char *cn,
-		       bool ca, unsigned ku)
+		       bool ca, unsigned ku, unsigned days, long not_before_offset_s)
 {
 	struct pki_key_spec spec = { PKI_KEY_RSA, 2048 };
 	struct pki_subject subj;
-	struct pki_issue_params p = { .days = 3650, .ca = ca, .key_usage = ku };
+	struct pki_issue_params p = { .days = days, .ca = ca, .key_usage = ku,
+				      .not_before_offset_s = not_before_offset_s };
 	struct pki_buf csr;
 	struct pki_error err;
 
@@ -183,25 +203,39 @@ static int fail_info_by_name(const char *s)
 	return PKI_FAIL_BAD_REQUEST;
 }
 
-/* Issue a cert for csr (by the CA, or by a rogue CA / for a rogue key). */
+/* Issue a cert for csr (by the CA or the rollover CA, or by a rogue CA /
+ * for a rogue key), never valid beyond the issuer's own end. */
 static int issue(struct fake *f, const struct pki_buf *csr, const char *cn,
-		 struct pki_buf *out)
+		 bool rollover, bool renewal, struct pki_buf *out)
 {
+	unsigned days = renewal && f->renew_days ? f->renew_days : f->cert_days;
 	struct pki_issue_params p = {
-		.days = 365,
+		.days = days,
 		.key_usage = PKI_KU_DIGITAL_SIGNATURE | PKI_KU_KEY_ENCIPHERMENT,
 		.eku = PKI_EKU_CLIENT_AUTH,
 		.serial = ++f->serial,
 	};
-	const struct ident *by = &f->ca;
+	const struct ident *by = rollover ? &f->next_ca : &f->ca;
 	struct pki_buf other = { NULL, 0 };
+	struct pki_cert_info ci;
 	struct pki_error err;
+	time_t now = time(NULL), nb = now - 300;
 	int rc;
+
+	if (pki_cert_inspect(by->cert.data, by->cert.len, &ci, NULL) == 0) {
+		/* A rollover CA's certificates start with it, not before. */
+		if (rollover && ci.not_before > nb)
+			nb = ci.not_before;
+		p.not_before_offset_s = (long)(nb - now);
+		p.validity_s = (long)days * 86400L;
+		if (nb + p.validity_s > ci.not_after)
+			p.validity_s = (long)(ci.not_after - nb);
+	}
 
 	if (!strncasecmp(cn, "wrongissuer-", 12)) {
 		if (!f->rogue.key)
 			make_ident(&f->rogue, NULL, "fake-scep rogue CA", true,
-				   PKI_KU_KEY_CERT_SIGN | PKI_KU_CRL_SIGN);
+				   PKI_KU_KEY_CERT_SIGN | PKI_KU_CRL_SIGN, 3650, 0);
 		by = &f->rogue;
 	}
 	if (!strncasecmp(cn, "wrongkey-", 9)) {
@@ -249,9 +283,15 @@ static void handle_pkiop(struct fake *f, struct evhttp_request *req,
 	char cn[128] = "";
 	json_t *lg;
 	unsigned pend = 0;
-	bool forever = false;
+	bool forever = false, rollover = false;
 
-	if (pki_scep_srv_parse_request(msg, len, enc->key, enc->cert.data, enc->cert.len,
+	/* Enveloped to the rollover CA's key: a shadow renewal, which the
+	 * rollover CA answers. */
+	if (f->next && pki_scep_srv_parse_request(msg, len, f->next_ca.key, f->next_ca.cert.data,
+						  f->next_ca.cert.len, &rq, &err) == 0) {
+		rollover = true;
+		sig = &f->next_ca;
+	} else if (pki_scep_srv_parse_request(msg, len, enc->key, enc->cert.data, enc->cert.len,
 				       &rq, &err) < 0) {
 		log_line(f, json_pack("{s:s, s:s, s:s}", "op", "PKIOperation", "method",
 				      method, "error", err.reason));
@@ -259,9 +299,10 @@ static void handle_pkiop(struct fake *f, struct evhttp_request *req,
 		return;
 	}
 	pki_scep_srv_subject_cn(&rq, cn, sizeof(cn), NULL);
-	lg = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:s}", "op", "PKIOperation",
+	lg = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s}", "op", "PKIOperation",
 		       "method", method, "msg_type", (int)rq.type, "txid", rq.txid,
-		       "cn", cn, "digest", rq.digest, "cipher", rq.cipher);
+		       "cn", cn, "digest", rq.digest, "cipher", rq.cipher,
+		       "ca", rollover ? "next" : "current");
 	{
 		struct pki_cert_info ci;
 
@@ -291,6 +332,11 @@ static void handle_pkiop(struct fake *f, struct evhttp_request *req,
 			f->txns = t;
 		}
 		pki_buf_free(&t->csr);
+		t->renewal = rq.type == PKI_MSG_RENEWALREQ;
+		for (unsigned k = 0; k < f->n_issued && !t->renewal; k++)
+			t->renewal = !strcmp(f->issued_cn[k], cn);
+		if (f->n_issued < 64)
+			snprintf(f->issued_cn[f->n_issued++], sizeof(f->issued_cn[0]), "%.64s", cn);
 		t->csr = rq.payload;	/* keep the CSR for a later CertPoll */
 		rq.payload.data = NULL;
 		rq.payload.len = 0;
@@ -338,7 +384,8 @@ static void handle_pkiop(struct fake *f, struct evhttp_request *req,
 		reply(req, 200, ctype, junk, sizeof(junk));
 		goto done;
 	}
-	if (issue(f, &t->csr, cn, &certs[0]) < 0 || buf_copy(&certs[1], &f->ca.cert) < 0) {
+	if (issue(f, &t->csr, cn, rollover, t->renewal, &certs[0]) < 0 ||
+	    buf_copy(&certs[1], rollover ? &f->next_ca.cert : &f->ca.cert) < 0) {
 		rp.status = PKI_PKISTATUS_FAILURE;
 		rp.fail_info = PKI_FAIL_BAD_REQUEST;
 		rp.fail_text = "fake CA: cannot issue";
@@ -473,13 +520,15 @@ out:
 static void usage(void)
 {
 	fprintf(stderr, "usage: fake_scep --dir DIR [--port N] [--ra] [--next-ca] "
-			"[--caps LIST] [--certrep-cipher des|des3|aes128] [--mode MODE]\n");
+			"[--caps LIST] [--certrep-cipher des|des3|aes128] [--mode MODE] "
+			"[--ca-days N] [--cert-days N] [--renew-days N]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	struct fake f = { .mode = "normal", .certrep_cipher = PKI_CIPHER_DES };
+	struct fake f = { .mode = "normal", .certrep_cipher = PKI_CIPHER_DES, .ca_days = 3650,
+			  .cert_days = 365 };
 	const char *caps = NULL;
 	struct event_base *base;
 	struct evhttp *http;
@@ -504,6 +553,12 @@ int main(int argc, char **argv)
 			caps = argv[++i];
 		else if (!strcmp(argv[i], "--mode") && i + 1 < argc)
 			f.mode = argv[++i];
+		else if (!strcmp(argv[i], "--ca-days") && i + 1 < argc)
+			f.ca_days = (unsigned)atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--cert-days") && i + 1 < argc)
+			f.cert_days = (unsigned)atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--renew-days") && i + 1 < argc)
+			f.renew_days = (unsigned)atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--certrep-cipher") && i + 1 < argc) {
 			i++;
 			f.certrep_cipher = !strcmp(argv[i], "aes128") ? PKI_CIPHER_AES128
@@ -512,7 +567,7 @@ int main(int argc, char **argv)
 		} else
 			usage();
 	}
-	if (!f.dir)
+	if (!f.dir || f.ca_days == 0 || f.cert_days == 0)
 		usage();
 	signal(SIGPIPE, SIG_IGN);
 	if (pki_init(&err) < 0)
@@ -529,20 +584,24 @@ int main(int argc, char **argv)
 			 f.next ? "\nGetNextCACert" : "");
 	}
 	/* Like micromdm's CA: keyCertSign and cRLSign only (no encipherment). */
-	make_ident(&f.ca, NULL, "fake-scep CA", true, PKI_KU_KEY_CERT_SIGN | PKI_KU_CRL_SIGN);
+	make_ident(&f.ca, NULL, "fake-scep CA", true, PKI_KU_KEY_CERT_SIGN | PKI_KU_CRL_SIGN,
+		   f.ca_days, 0);
 	save_cert(&f, "ca.pem", &f.ca.cert);
 	if (f.ra) {
 		make_ident(&f.ra_enc, &f.ca, "fake-scep RA encryption", false,
-			   PKI_KU_KEY_ENCIPHERMENT);
+			   PKI_KU_KEY_ENCIPHERMENT, f.ca_days, 0);
 		make_ident(&f.ra_sig, &f.ca, "fake-scep RA signature", false,
-			   PKI_KU_DIGITAL_SIGNATURE);
+			   PKI_KU_DIGITAL_SIGNATURE, f.ca_days, 0);
 		save_cert(&f, "ra-enc.pem", &f.ra_enc.cert);
 		save_cert(&f, "ra-sig.pem", &f.ra_sig.cert);
 	}
 	nhex[0] = '\0';
 	if (f.next) {
+		/* notBefore of the CA is 300 s back (pki_issue_params): the
+		 * rollover CA starts exactly where the current one ends. */
 		make_ident(&f.next_ca, NULL, "fake-scep CA 2", true,
-			   PKI_KU_KEY_CERT_SIGN | PKI_KU_CRL_SIGN);
+			   PKI_KU_KEY_CERT_SIGN | PKI_KU_CRL_SIGN, f.ca_days,
+			   (long)f.ca_days * 86400L - 300);
 		save_cert(&f, "next-ca.pem", &f.next_ca.cert);
 		pki_cert_inspect(f.next_ca.cert.data, f.next_ca.cert.len, &ni, NULL);
 		pki_fp_format(ni.sha256, 32, PKI_FP_HEX, nhex, sizeof(nhex));

@@ -11,12 +11,14 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "capwap/capwap.h"
 #include "tests/unit/testcerts.h"
 
 #define QUEUE_MAX 64
+#define DAY 86400L
 
 struct datagram {
 	uint8_t data[4096];
@@ -41,6 +43,7 @@ struct endpoint {
 struct world {
 	char dir[64];
 	struct test_cert mfg, lsc, rogue, ac;
+	char *cert_file, *key_file, *mic_file, *lsc_file;
 	struct capwap_dtls_ctx *server;
 	struct capwap_dtls_ctx *client;
 	struct capwap_dtls_trust *ac_trust;
@@ -86,6 +89,21 @@ static const struct capwap_dtls_ops ops = {
 	.established = ep_established,
 };
 
+/* (Re)create the AC with its clock offset_s ahead of (or behind) this
+ * process's, as lscd's --time-offset does. */
+static void server_with_clock(struct world *w, int64_t offset_s)
+{
+	struct capwap_error err;
+	struct capwap_dtls_config scfg = {
+		.role = CAPWAP_DTLS_SERVER, .cert_file = w->cert_file, .key_file = w->key_file,
+		.mic_ca_file = w->mic_file, .lsc_ca_file = w->lsc_file, .time_offset_s = offset_s,
+	};
+	capwap_dtls_ctx_free(w->server);
+	w->server = capwap_dtls_ctx_new(&scfg, &err);
+	if (w->server == NULL)
+		fail_msg("server ctx: %s", err.reason);
+}
+
 static int world_setup(void **state)
 {
 	struct world *w = calloc(1, sizeof(*w));
@@ -95,40 +113,33 @@ static int world_setup(void **state)
 
 	snprintf(w->dir, sizeof(w->dir), "/tmp/lscd-dtls-XXXXXX");
 	assert_non_null(mkdtemp(w->dir));
-	w->mfg = test_cert_make("Test Manufacturing CA", NULL, true, -3600, 86400, NULL);
-	w->lsc = test_cert_make("Test LSC CA", NULL, true, -3600, 86400, NULL);
-	w->rogue = test_cert_make("Rogue CA", NULL, true, -3600, 86400, NULL);
-	w->ac = test_cert_make("lscd-controller", &w->mfg, false, -3600, 86400, "serverAuth,1.3.6.1.5.5.7.3.18");
+	/* CAs valid from ten days ago for a year: tests that move the
+	 * controller's clock find only the AP's certificate at fault. */
+	w->mfg = test_cert_make("Test Manufacturing CA", NULL, true, -10 * DAY, 365 * DAY, NULL);
+	w->lsc = test_cert_make("Test LSC CA", NULL, true, -10 * DAY, 365 * DAY, NULL);
+	w->rogue = test_cert_make("Rogue CA", NULL, true, -10 * DAY, 365 * DAY, NULL);
+	w->ac = test_cert_make("lscd-controller", &w->mfg, false, -10 * DAY, 365 * DAY,
+			       "serverAuth,1.3.6.1.5.5.7.3.18");
 
 	pem = test_cert_pem(&w->ac, NULL, &len);
-	char *cert_file = test_write_file(w->dir, "ac.pem", pem, len);
+	w->cert_file = test_write_file(w->dir, "ac.pem", pem, len);
 	free(pem);
 	pem = test_key_pem(&w->ac, &len);
-	char *key_file = test_write_file(w->dir, "ac.key", pem, len);
+	w->key_file = test_write_file(w->dir, "ac.key", pem, len);
 	free(pem);
 	pem = test_cert_pem(&w->mfg, NULL, &len);
-	char *mic_file = test_write_file(w->dir, "mic.pem", pem, len);
+	w->mic_file = test_write_file(w->dir, "mic.pem", pem, len);
 	w->ac_trust = capwap_dtls_trust_new(pem, len, &err);
 	assert_non_null(w->ac_trust);
 	free(pem);
 	pem = test_cert_pem(&w->lsc, NULL, &len);
-	char *lsc_file = test_write_file(w->dir, "lsc.pem", pem, len);
+	w->lsc_file = test_write_file(w->dir, "lsc.pem", pem, len);
 	free(pem);
 
-	struct capwap_dtls_config scfg = {
-		.role = CAPWAP_DTLS_SERVER, .cert_file = cert_file, .key_file = key_file,
-		.mic_ca_file = mic_file, .lsc_ca_file = lsc_file,
-	};
-	w->server = capwap_dtls_ctx_new(&scfg, &err);
-	if (w->server == NULL)
-		fail_msg("server ctx: %s", err.reason);
+	server_with_clock(w, 0);
 	struct capwap_dtls_config ccfg = { .role = CAPWAP_DTLS_CLIENT, .retransmit_ms = 20 };
 	w->client = capwap_dtls_ctx_new(&ccfg, &err);
 	assert_non_null(w->client);
-	free(cert_file);
-	free(key_file);
-	free(mic_file);
-	free(lsc_file);
 
 	w->srv.out = &w->to_client;
 	w->cli.out = &w->to_server;
@@ -153,6 +164,10 @@ static int world_teardown(void **state)
 	test_cert_free(&w->lsc);
 	test_cert_free(&w->rogue);
 	test_cert_free(&w->ac);
+	free(w->cert_file);
+	free(w->key_file);
+	free(w->mic_file);
+	free(w->lsc_file);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", w->dir);
 	assert_int_equal(system(cmd), 0);
 	free(w);
@@ -433,6 +448,115 @@ static void test_lost_flight_is_retransmitted(void **state)
 	test_cert_free(&ap);
 }
 
+/* ---- clock skew (issue 9): verification on the controller's clock ---- */
+
+/* An AP presenting leaf joins; true if the AC accepted it. */
+static bool handshake(struct world *w, const struct test_cert *leaf)
+{
+	client_start(w, leaf, NULL, w->ac_trust);
+	return pump(w) && w->srv.established;
+}
+
+/* The AP's time and the AC's differ by about this much (seconds pass). */
+static bool near_time(const char *text, const char *prefix, time_t want)
+{
+	const char *p = strstr(text, prefix);
+	struct tm tm;
+
+	if (p == NULL)
+		return false;
+	memset(&tm, 0, sizeof(tm));
+	if (strptime(p + strlen(prefix), "%Y-%m-%d %H:%M:%SZ", &tm) == NULL)
+		return false;
+	time_t got = timegm(&tm);
+	return got >= want - 5 && got <= want + 5;
+}
+
+/* An AP certificate from the future: valid from an hour from now, and the
+ * AC's clock is right. */
+static void test_ap_certificate_from_the_future(void **state)
+{
+	struct world *w = *state;
+	struct test_cert ap = test_cert_make("ap3g3-286F7FCF53AC", &w->mfg, false, 3600, 365 * DAY,
+					     "clientAuth");
+	time_t now = time(NULL);
+
+	server_with_clock(w, 0);
+	assert_false(handshake(w, &ap));
+	const char *why = capwap_dtls_error(w->srv.conn);
+	assert_non_null(strstr(why, "certificate CN=ap3g3-286F7FCF53AC issued by "));
+	assert_non_null(strstr(why, "refused: clock skew: CN=ap3g3-286F7FCF53AC is valid from "));
+	assert_true(near_time(why, "is valid from ", now + 3600));
+	assert_true(near_time(why, "the controller's clock reads ", now));
+	test_cert_free(&ap);
+}
+
+/* The same certificate is fine once the AC's clock is ahead of it: the
+ * verification runs on the daemon's clock, not the process's. */
+static void test_verification_follows_the_daemon_clock(void **state)
+{
+	struct world *w = *state;
+	struct test_cert ap = test_cert_make("ap3g3-286F7FCF53AC", &w->mfg, false, 3600, 365 * DAY,
+					     "clientAuth");
+
+	server_with_clock(w, 2 * 3600);
+	assert_true(handshake(w, &ap));
+	test_cert_free(&ap);
+}
+
+/* An AC whose clock is two days behind sees a fresh MIC as from the future. */
+static void test_ac_clock_behind(void **state)
+{
+	struct world *w = *state;
+	struct test_cert ap = test_cert_make("ap3g3-00A2891C0F10", &w->mfg, false, -60, 365 * DAY,
+					     "clientAuth");
+	time_t now = time(NULL);
+
+	server_with_clock(w, -2 * DAY);
+	assert_false(handshake(w, &ap));
+	const char *why = capwap_dtls_error(w->srv.conn);
+	assert_non_null(strstr(why, "clock skew: CN=ap3g3-00A2891C0F10 is valid from "));
+	assert_true(near_time(why, "is valid from ", now - 60));
+	assert_true(near_time(why, "the controller's clock reads ", now - 2 * DAY));
+	test_cert_free(&ap);
+}
+
+/* An LSC that expired (the AP kept it past its end) is refused as expired,
+ * with its end and the AC's time, even though the MIC store also refuses
+ * it (for its issuer): the date is what the operator needs to know. */
+static void test_expired_lsc(void **state)
+{
+	struct world *w = *state;
+	struct test_cert ap = test_cert_make("ap3g3-286F7FCF53AC", &w->lsc, false, -3 * DAY, 1 * DAY,
+					     "clientAuth");
+	time_t now = time(NULL);
+
+	server_with_clock(w, 2 * DAY);
+	assert_false(handshake(w, &ap));
+	const char *why = capwap_dtls_error(w->srv.conn);
+	assert_non_null(strstr(why, "refused: certificate has expired: CN=ap3g3-286F7FCF53AC was valid until "));
+	assert_true(near_time(why, "was valid until ", now + DAY));
+	assert_true(near_time(why, "the controller's clock reads ", now + 2 * DAY));
+	test_cert_free(&ap);
+}
+
+/* Not a date problem: the message stays the generic one. */
+static void test_other_refusals_unchanged(void **state)
+{
+	struct world *w = *state;
+	struct test_cert rogue = test_cert_make("Rogue CA", NULL, true, -DAY, 365 * DAY, NULL);
+	struct test_cert ap = test_cert_make("ap3g3-286F7FCF53AC", &rogue, false, -60, 365 * DAY,
+					     "clientAuth");
+
+	server_with_clock(w, 0);
+	assert_false(handshake(w, &ap));
+	const char *why = capwap_dtls_error(w->srv.conn);
+	assert_null(strstr(why, "clock"));
+	assert_non_null(strstr(why, "refused: unable to get local issuer certificate"));
+	test_cert_free(&ap);
+	test_cert_free(&rogue);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -447,6 +571,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_client_refuses_untrusted_ac, world_setup, world_teardown),
 		cmocka_unit_test_setup_teardown(test_records_both_ways_and_close, world_setup, world_teardown),
 		cmocka_unit_test_setup_teardown(test_lost_flight_is_retransmitted, world_setup, world_teardown),
+		cmocka_unit_test_setup_teardown(test_ap_certificate_from_the_future, world_setup, world_teardown),
+		cmocka_unit_test_setup_teardown(test_verification_follows_the_daemon_clock, world_setup, world_teardown),
+		cmocka_unit_test_setup_teardown(test_ac_clock_behind, world_setup, world_teardown),
+		cmocka_unit_test_setup_teardown(test_expired_lsc, world_setup, world_teardown),
+		cmocka_unit_test_setup_teardown(test_other_refusals_unchanged, world_setup, world_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1455,6 +1455,37 @@ static void test_encode_refuses_invalid(void **state)
 	assert_reason(&err, "over 1024");
 }
 
+/* RFC 5415 §4.5: an unknown request gets type + 1 with Result Code 19. That
+ * response type is unknown to the codec as well, yet must be encodable;
+ * an unknown request type, or an unknown response without a Result Code,
+ * still is not. */
+static void test_encode_answer_to_unknown_request(void **state)
+{
+	static struct capwap_message m, back;
+	struct capwap_error err;
+	struct capwap_writer w;
+	uint8_t buf[256];
+	(void)state;
+
+	capwap_message_init(&m, 100, 42);
+	m.has_result_code = true;
+	m.result_code = CAPWAP_RESULT_UNRECOGNIZED_REQUEST;
+	capwap_writer_init(&w, buf, sizeof(buf));
+	assert_int_equal(capwap_encode(&w, &m, &err), CAPWAP_OK);
+	/* the decoder does not know type 100 either, but reads its header */
+	assert_int_equal(capwap_decode(buf, w.len, &back, &err), CAPWAP_ERR_UNSUPPORTED);
+	assert_true(back.ctrl_valid);
+	assert_int_equal(back.type, 100);
+	assert_int_equal(back.seq, 42);
+
+	capwap_message_init(&m, 100, 42);
+	capwap_writer_init(&w, buf, sizeof(buf));
+	assert_int_equal(capwap_encode(&w, &m, &err), CAPWAP_ERR_UNSUPPORTED);
+	capwap_message_init(&m, 99, 42);
+	m.has_result_code = true;
+	assert_int_equal(capwap_encode(&w, &m, &err), CAPWAP_ERR_UNSUPPORTED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1487,6 +1518,7 @@ int main(void)
 		cmocka_unit_test(test_vsp_lsc_in_message),
 		cmocka_unit_test(test_encode_nospace_every_size),
 		cmocka_unit_test(test_encode_refuses_invalid),
+		cmocka_unit_test(test_encode_answer_to_unknown_request),
 	};
 
 	sample_blobs_init(&blobs);

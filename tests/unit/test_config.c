@@ -291,7 +291,7 @@ static void test_example_uses_every_key(void **state)
 {
 	static const char *const keys[] = {
 		"listen", "state_dir", "database", "control_socket", "log_level",
-		"wireless_management_trustpoint", "mic_ca_bundle", "trustpoints",
+		"clock_valid", "wireless_management_trustpoint", "mic_ca_bundle", "trustpoints",
 		"lsc_provision", "capwap", "limits", "metrics", "debug",
 		"certificate", "private_key", "enrollment_url", "ca_fingerprint_sha256",
 		"revocation_check", "auto_enroll", "regenerate", "http_timeout_ms",
@@ -338,6 +338,7 @@ static void test_defaults(void **state)
 	assert_string_equal(cfg->database, "/var/lib/lscd/lscd.db");
 	assert_string_equal(cfg->control_socket, "/run/lscd/lscd.sock");
 	assert_int_equal(cfg->log_level, CFG_LOG_INFO);
+	assert_int_equal(cfg->clock_valid, CFG_CLOCK_NTP);
 	assert_int_equal(cfg->lsc.mode, CFG_LSC_DISABLED);
 	assert_int_equal(cfg->lsc.join_attempts, 3);
 	assert_int_equal(cfg->lsc.key_type, CFG_KEY_RSA);
@@ -968,6 +969,44 @@ static void test_file_edits(void **state)
 	expect_msg(f, "lsc_provision.provision_list: ffff.ffff.ffff is the broadcast address, not an AP's");
 }
 
+static void test_file_add_batch(void **state)
+{
+	struct fx *f = *state;
+	json_t *root = base(), *doc, *list;
+	uint8_t macs[4][6];
+	bool added[4];
+	char *before, *after;
+
+	jset(root, "lsc_provision.provision_list", json_pack("[s]", "286f7fcf53ac"));
+	save(f, root);
+	json_decref(root);
+	memcpy(macs[0], mac_of("286f7fcf53ac"), 6);   /* already listed */
+	memcpy(macs[1], mac_of("00a2891c0f10"), 6);
+	memcpy(macs[2], mac_of("00a2891c0f11"), 6);
+	memcpy(macs[3], mac_of("00a2891c0f10"), 6);   /* twice in the batch */
+	assert_true(cfg_file_add_macs(f->cfg, (const uint8_t (*)[6])macs, 4, added, &f->errs));
+	assert_false(added[0]);
+	assert_true(added[1] && added[2]);
+	assert_false(added[3]);
+	doc = json_load_file(f->cfg, 0, NULL);
+	list = json_object_get(json_object_get(doc, "lsc_provision"), "provision_list");
+	assert_int_equal(json_array_size(list), 3);
+	assert_string_equal(json_string_value(json_array_get(list, 2)), "00a2.891c.0f11");
+	json_decref(doc);
+
+	/* One MAC that cannot be listed refuses the batch and leaves the file. */
+	before = read_file(f->cfg);
+	memcpy(macs[1], mac_of("00a2891c0f20"), 6);
+	memcpy(macs[2], mac_of("ffffffffffff"), 6);
+	assert_false(cfg_file_add_macs(f->cfg, (const uint8_t (*)[6])macs, 3, added, &f->errs));
+	assert_false(added[1]);
+	expect_msg(f, "lsc_provision.provision_list: ffff.ffff.ffff is the broadcast address, not an AP's");
+	after = read_file(f->cfg);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+}
+
 static void test_file_edit_guards(void **state)
 {
 	struct fx *f = *state;
@@ -1028,6 +1067,46 @@ static void test_load_buffer(void **state)
 	assert_int_equal(strncmp(e.msg[0], "mem.json:1:", 11), 0);
 }
 
+/* The lifecycle's clock guard: the operator's word or the kernel's. */
+static void test_clock_valid(void **state)
+{
+	struct fx *f = *state;
+	struct lscd_config *cfg;
+	json_t *root;
+
+	root = base();
+	jset(root, "clock_valid", json_true());
+	cfg = load(f, root);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->clock_valid, CFG_CLOCK_TRUE);
+	cfg_free(cfg);
+
+	root = base();
+	jset(root, "clock_valid", json_false());
+	cfg = load(f, root);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->clock_valid, CFG_CLOCK_FALSE);
+	cfg_free(cfg);
+
+	root = base();
+	jset(root, "clock_valid", json_string("ntp"));
+	cfg = load(f, root);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->clock_valid, CFG_CLOCK_NTP);
+	cfg_free(cfg);
+
+	root = base();
+	jset(root, "clock_valid", json_string("yes"));
+	expect_fail(f, root, "clock_valid: must be true, false or \"ntp\", got \"yes\"");
+	root = base();
+	jset(root, "clock_valid", json_integer(1));
+	expect_fail(f, root, "clock_valid: expected true, false or \"ntp\", got *");
+	/* Where an operator might have put it instead. */
+	root = base();
+	jset(root, "trustpoints.AP-LSC.clock_valid", json_true());
+	expect_fail(f, root, "trustpoints.AP-LSC.clock_valid: unknown key*");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1050,8 +1129,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mac_file_in_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_modes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_edits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_add_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_edit_guards, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_buffer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clock_valid, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

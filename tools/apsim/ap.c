@@ -133,7 +133,7 @@ static void pump_queue(struct ap *ap)
 	if (!ok)
 		return;
 	if (ap->rel.pending_type == CAPWAP_ECHO_REQUEST)
-		ap->echo_sent_ms = apsim_now_ms();
+		ap->echo_sent_us = apsim_now_us();
 	transmit(ap, buf, len);
 	arm(ap->ev_retx, retx_delay(ap));
 }
@@ -389,6 +389,14 @@ static void build_and_send_csr(struct ap *ap, const struct capwap_lsc_params *p)
 		note(ap, "CSR: %s", perr.reason);
 		return;
 	}
+	if (ap->f->o.csr_dir != NULL) {
+		pki_buf_free(&ap->last_csr);
+		ap->last_csr.data = malloc(der.len);
+		if (ap->last_csr.data != NULL) {
+			memcpy(ap->last_csr.data, der.data, der.len);
+			ap->last_csr.len = der.len;
+		}
+	}
 	struct capwap_message *m = new_request(CAPWAP_WTP_EVENT_REQUEST, der.len);
 	if (m != NULL) {
 		uint8_t *copy = (uint8_t *)(m + 1);
@@ -557,6 +565,10 @@ static void handle_response(struct ap *ap, const struct capwap_message *m)
 		break;
 	case CAPWAP_CHANGE_STATE_RESPONSE:
 		ap->state = AP_RUN;
+		if (ap->first_run_ms < 0)
+			ap->first_run_ms = apsim_now_ms() - ap->f->started_ms;
+		if (ap->use_lsc && ap->first_lsc_run_ms < 0)
+			ap->first_lsc_run_ms = apsim_now_ms() - ap->f->started_ms;
 		evtimer_del(ap->ev_state);
 		fleet_setup_release(ap->f, ap);
 		arm(ap->ev_echo, (int64_t)ap->echo_interval_s * 1000);
@@ -564,7 +576,7 @@ static void handle_response(struct ap *ap, const struct capwap_message *m)
 		fleet_check_done(ap->f);
 		break;
 	case CAPWAP_ECHO_RESPONSE:
-		fleet_record_rtt(ap->f, (apsim_now_ms() - ap->echo_sent_ms) * 1000);
+		fleet_record_rtt(ap->f, apsim_now_us() - ap->echo_sent_us);
 		break;
 	default:
 		break;
@@ -824,6 +836,8 @@ bool ap_init(struct fleet *f, struct ap *ap, unsigned index, char *err, size_t e
 	snprintf(ap->serial, sizeof(ap->serial), "FGL%08u", 21000000u + index);
 	ap->misbehave = index < f->o.misbehave_count ? f->o.misbehave : AP_BEHAVE;
 	ap->echo_interval_s = f->o.echo_override_s != 0 ? f->o.echo_override_s : 30;
+	ap->first_run_ms = -1;
+	ap->first_lsc_run_ms = -1;
 
 	/* Each AP its own source address, as on a real network; loopback
 	 * answers for all of 127.0.0.0/8. */
@@ -884,4 +898,5 @@ void ap_free(struct ap *ap)
 	pki_key_free(ap->mic_key);
 	pki_key_free(ap->csr_key);
 	pki_buf_free(&ap->root_der);
+	pki_buf_free(&ap->last_csr);
 }

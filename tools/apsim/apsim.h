@@ -97,8 +97,13 @@ struct ap {
 	unsigned enroll_failed;
 	unsigned dtls_failures;
 	unsigned sessions_lost;
-	int64_t echo_sent_ms;
+	int64_t echo_sent_us;
 	char last_error[160];
+
+	/* timing, in ms since the fleet started (-1: not yet), for benchmarks */
+	int64_t first_run_ms;      /* first time in Run, on any certificate */
+	int64_t first_lsc_run_ms;  /* first time in Run on an LSC */
+	struct pki_buf last_csr;   /* the last CSR sent (DER), for --csr-dir */
 };
 
 struct fleet_options {
@@ -111,6 +116,8 @@ struct fleet_options {
 	const char *ac_trust;      /* CAs an AP on its MIC trusts for the controller */
 	const char *keypool;
 	unsigned keypool_extra;
+	unsigned lsc_keys;         /* distinct LSC keys wanted in the pool */
+	const char *csr_dir;       /* at exit, write each AP's last CSR here */
 	const char *mac_base;
 	const char *src_base;      /* first source address, one per AP */
 	const char *model;
@@ -150,12 +157,16 @@ struct fleet {
 	unsigned in_setup;         /* APs in Discovery/DTLS/Join */
 	int64_t started_ms;
 	int64_t done_ms;
+	double started_cpu_s;      /* own CPU time when the fleet started */
+	double done_cpu_s;         /* and when --expect was met */
 	bool done;
 	int exit_status;
-	/* Echo round trips seen by every AP, in microseconds (for benchmarks). */
+	/* Echo round trips seen by every AP, in microseconds (for benchmarks),
+	 * since the start or since the last SIGUSR2 (rtt_since_ms). */
 	uint32_t *rtt_us;
 	size_t rtt_n;
 	size_t rtt_cap;
+	int64_t rtt_since_ms;
 };
 
 /* ap.c */
@@ -173,6 +184,8 @@ struct pki_key *identity_lsc_key(struct fleet *f, const struct pki_key_spec *spe
 struct pki_key *identity_weak_key(char *err, size_t errlen);
 
 int64_t apsim_now_ms(void);
+int64_t apsim_now_us(void);
+double apsim_cpu_s(void);
 /* The fleet may have reached what was expected: check and maybe stop. */
 void fleet_check_done(struct fleet *f);
 /* Admission to the join phase: false if `concurrency` APs are already in it. */

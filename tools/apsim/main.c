@@ -42,6 +42,9 @@ static void usage(FILE *out)
 		"  --mfg-ca-key F          its key\n"
 		"  --ac-trust F            CAs an AP on its MIC trusts for the controller\n"
 		"  --keypool F             RSA-2048 key cache (build/keypool.pem); grown as needed\n"
+		"  --lsc-keys N            distinct LSC keys to take from the pool (--count); 0 when\n"
+		"                          no AP will be provisioned: the pool then needs only MIC keys\n"
+		"  --csr-dir DIR           at exit, write each AP's last CSR (DER) as DIR/<CN>.csr\n"
 		"  --mic KIND              untrusted | expired: every AP gets such a MIC\n"
 		"Timers (ms unless said):\n"
 		"  --boot-spread MS        start APs spread over this long (0)\n"
@@ -62,7 +65,13 @@ static void usage(FILE *out)
 		"  --progress S            progress line every S seconds (5; 0 = off)\n"
 		"  --status-file F         JSON status of every AP, rewritten on progress, SIGUSR1, exit\n"
 		"  -q, --quiet             no progress lines\n"
-		"Without --expect or --duration apsim runs until SIGINT/SIGTERM.\n");
+		"Without --expect or --duration apsim runs until SIGINT/SIGTERM.\n"
+		"\n"
+		"Measurement (make bench): the status file has done_s (start to --expect met),\n"
+		"cpu_s and done_cpu_s (apsim's own CPU seconds since the start, now and at done),\n"
+		"per AP first_run_ms and first_lsc_run_ms (ms since start, -1: not yet), and\n"
+		"echo_rtt: percentiles of every Echo round trip since the start or since the\n"
+		"last SIGUSR2, which starts a new measurement window.\n");
 }
 
 int64_t apsim_now_ms(void)
@@ -70,6 +79,22 @@ int64_t apsim_now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+double apsim_cpu_s(void)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+int64_t apsim_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* ---- accounting ---------------------------------------------------------- */
@@ -114,13 +139,47 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static double percentile_ms(struct fleet *f, double p)
+/* Nearest-rank percentile of rtt_us, which the caller has sorted. */
+static double percentile_ms(const struct fleet *f, double p)
 {
 	if (f->rtt_n == 0)
 		return 0;
-	qsort(f->rtt_us, f->rtt_n, sizeof(*f->rtt_us), cmp_u32);
 	size_t i = (size_t)(p * (double)(f->rtt_n - 1) + 0.5);
 	return f->rtt_us[i] / 1000.0;
+}
+
+static double mean_ms(const struct fleet *f)
+{
+	double sum = 0;
+	for (size_t i = 0; i < f->rtt_n; i++)
+		sum += f->rtt_us[i];
+	return f->rtt_n ? sum / (double)f->rtt_n / 1000.0 : 0;
+}
+
+/* Every CSR the fleet sent last, for a baseline that enrolls the same
+ * requests directly at the CA. Written at exit, off the measured path. */
+static void write_csrs(struct fleet *f)
+{
+	unsigned written = 0;
+	for (unsigned i = 0; i < f->o.count; i++) {
+		const struct ap *ap = &f->aps[i];
+		char path[1024], mac[18];
+		if (ap->last_csr.len == 0)
+			continue;
+		capwap_mac_format(ap->mac, CAPWAP_MAC_BARE_UPPER, mac);
+		snprintf(path, sizeof(path), "%s/%s-%s.csr", f->o.csr_dir, f->o.cn_prefix, mac);
+		FILE *out = fopen(path, "w");
+		if (out == NULL || fwrite(ap->last_csr.data, 1, ap->last_csr.len, out) != ap->last_csr.len) {
+			fprintf(stderr, "apsim: %s: %s\n", path, strerror(errno));
+			if (out != NULL)
+				fclose(out);
+			continue;
+		}
+		if (fclose(out) == 0)
+			written++;
+	}
+	if (!f->o.quiet)
+		printf("apsim: %u CSRs written to %s\n", written, f->o.csr_dir);
 }
 
 static bool ap_meets(const struct fleet *f, const struct ap *ap)
@@ -146,6 +205,7 @@ void fleet_check_done(struct fleet *f)
 			return;
 	f->done = true;
 	f->done_ms = apsim_now_ms();
+	f->done_cpu_s = apsim_cpu_s() - f->started_cpu_s;
 	f->exit_status = 0;
 	if (!f->o.quiet)
 		print_progress(f, "done");
@@ -183,6 +243,7 @@ static void write_status(struct fleet *f)
 		return;
 	json_t *aps = json_array();
 	unsigned in_run = 0, on_lsc = 0;
+	int64_t now = apsim_now_ms();
 	for (unsigned i = 0; i < f->o.count; i++) {
 		const struct ap *ap = &f->aps[i];
 		char mac[18];
@@ -190,7 +251,7 @@ static void write_status(struct fleet *f)
 		in_run += ap->state == AP_RUN;
 		on_lsc += ap->state == AP_RUN && ap->use_lsc;
 		json_array_append_new(aps, json_pack(
-			"{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:s}",
+			"{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:I, s:I}",
 			"mac", mac, "name", ap->name, "address", inet_ntoa(ap->src.sin_addr),
 			"state", ap_state_name(ap->state),
 			"cert", ap->use_lsc ? "LSC" : "MIC",
@@ -200,14 +261,23 @@ static void write_status(struct fleet *f)
 			"provisions", ap->provisions, "csrs_sent", ap->csrs_sent,
 			"enroll_failed", ap->enroll_failed, "dtls_failures", ap->dtls_failures,
 			"sessions_lost", ap->sessions_lost, "join_attempts", ap->join_attempts,
-			"last_error", ap->last_error));
+			"last_error", ap->last_error,
+			"first_run_ms", (json_int_t)ap->first_run_ms,
+			"first_lsc_run_ms", (json_int_t)ap->first_lsc_run_ms));
 	}
-	json_t *root = json_pack("{s:i, s:i, s:i, s:f, s:{s:I, s:f, s:f, s:f}, s:o}",
+	if (f->rtt_n > 0)       /* rtt_us is NULL until the first sample */
+		qsort(f->rtt_us, f->rtt_n, sizeof(*f->rtt_us), cmp_u32);
+	json_t *root = json_pack("{s:i, s:i, s:i, s:f, s:o, s:f, s:o, s:{s:I, s:f, s:f, s:f, s:f, s:f, s:f}, s:o}",
 				 "count", f->o.count, "in_run", in_run, "on_lsc", on_lsc,
-				 "elapsed_s", (apsim_now_ms() - f->started_ms) / 1000.0,
+				 "elapsed_s", (now - f->started_ms) / 1000.0,
+				 "done_s", f->done ? json_real((f->done_ms - f->started_ms) / 1000.0) : json_null(),
+				 "cpu_s", apsim_cpu_s() - f->started_cpu_s,
+				 "done_cpu_s", f->done ? json_real(f->done_cpu_s) : json_null(),
 				 "echo_rtt", "samples", (json_int_t)f->rtt_n,
-				 "p50_ms", percentile_ms(f, 0.50), "p99_ms", percentile_ms(f, 0.99),
-				 "max_ms", percentile_ms(f, 1.0),
+				 "window_s", (now - f->rtt_since_ms) / 1000.0,
+				 "mean_ms", mean_ms(f),
+				 "p50_ms", percentile_ms(f, 0.50), "p90_ms", percentile_ms(f, 0.90),
+				 "p99_ms", percentile_ms(f, 0.99), "max_ms", percentile_ms(f, 1.0),
 				 "aps", aps);
 	char tmp[1024];
 	snprintf(tmp, sizeof(tmp), "%s.tmp", f->o.status_file);
@@ -234,6 +304,12 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	if (sig == SIGUSR1) {
 		write_status(f);
+		return;
+	}
+	if (sig == SIGUSR2) {
+		/* A new Echo measurement window starts now. */
+		f->rtt_n = 0;
+		f->rtt_since_ms = apsim_now_ms();
 		return;
 	}
 	event_base_loopbreak(f->base);
@@ -359,7 +435,7 @@ int main(int argc, char **argv)
 		O_AC = 256, O_MAC_BASE, O_SRC_BASE, O_MODEL, O_CN_PREFIX, O_SEED, O_MFG_CERT,
 		O_MFG_KEY, O_AC_TRUST, O_KEYPOOL, O_MIC, O_BOOT_SPREAD, O_REBOOT, O_RETRY,
 		O_RETRANSMIT, O_MAX_RETRANSMIT, O_WAIT, O_ECHO, O_MISBEHAVE, O_MISBEHAVE_COUNT,
-		O_EXPECT, O_TIMEOUT, O_HOLD, O_DURATION, O_PROGRESS, O_STATUS,
+		O_EXPECT, O_TIMEOUT, O_HOLD, O_DURATION, O_PROGRESS, O_STATUS, O_LSC_KEYS, O_CSR_DIR,
 	};
 	static const struct option longopts[] = {
 		{ "ac", required_argument, NULL, O_AC },
@@ -374,6 +450,8 @@ int main(int argc, char **argv)
 		{ "mfg-ca-key", required_argument, NULL, O_MFG_KEY },
 		{ "ac-trust", required_argument, NULL, O_AC_TRUST },
 		{ "keypool", required_argument, NULL, O_KEYPOOL },
+		{ "lsc-keys", required_argument, NULL, O_LSC_KEYS },
+		{ "csr-dir", required_argument, NULL, O_CSR_DIR },
 		{ "mic", required_argument, NULL, O_MIC },
 		{ "boot-spread", required_argument, NULL, O_BOOT_SPREAD },
 		{ "reboot", required_argument, NULL, O_REBOOT },
@@ -400,7 +478,7 @@ int main(int argc, char **argv)
 	const char *ac_text = "127.0.0.1:5246";
 	char err[256];
 	int c;
-	bool misbehave_count_set = false;
+	bool misbehave_count_set = false, lsc_keys_set = false;
 
 	*o = (struct fleet_options){
 		.count = 1, .concurrency = 64, .keypool = "build/keypool.pem",
@@ -424,6 +502,11 @@ int main(int argc, char **argv)
 		case O_MFG_KEY: o->mfg_ca_key = optarg; break;
 		case O_AC_TRUST: o->ac_trust = optarg; break;
 		case O_KEYPOOL: o->keypool = optarg; break;
+		case O_LSC_KEYS:
+			ok = parse_uint("--lsc-keys", optarg, &o->lsc_keys);
+			lsc_keys_set = true;
+			break;
+		case O_CSR_DIR: o->csr_dir = optarg; break;
 		case O_MIC: o->mic_kind = optarg; break;
 		case O_BOOT_SPREAD: ok = parse_uint("--boot-spread", optarg, &o->boot_spread_ms); break;
 		case O_REBOOT: ok = parse_uint("--reboot", optarg, &o->reboot_ms); break;
@@ -482,6 +565,12 @@ int main(int argc, char **argv)
 	}
 	if (o->misbehave != AP_BEHAVE && !misbehave_count_set)
 		o->misbehave_count = o->count;
+	if (!lsc_keys_set)
+		o->lsc_keys = o->count;
+	if (o->lsc_keys > 1000000) {
+		fprintf(stderr, "apsim: --lsc-keys at most 1000000\n");
+		return 2;
+	}
 	f->exit_status = o->expect != NULL ? 1 : 0;
 	srand(o->seed);
 
@@ -500,7 +589,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (!parse_ac(f, ac_text, err, sizeof(err)) || !load_mfg_ca(f, err, sizeof(err)) ||
-	    !load_ac_trust(f, err, sizeof(err)) || !identity_load_pool(f, o->count, err, sizeof(err))) {
+	    !load_ac_trust(f, err, sizeof(err)) || !identity_load_pool(f, o->lsc_keys, err, sizeof(err))) {
 		fprintf(stderr, "apsim: %s\n", err);
 		return 1;
 	}
@@ -516,13 +605,18 @@ int main(int argc, char **argv)
 		}
 	}
 	f->started_ms = apsim_now_ms();
+	f->started_cpu_s = apsim_cpu_s();
+	f->rtt_since_ms = f->started_ms;
 	for (unsigned i = 0; i < o->count; i++)
 		ap_start(&f->aps[i], o->boot_spread_ms ? (unsigned)rand() % o->boot_spread_ms : 0);
+	/* The status file appears as the fleet starts: a benchmark can tell
+	 * set-up (key pool, MICs) from the run. */
+	write_status(f);
 
 	struct event *progress = NULL, *deadline = NULL;
-	struct event *sigs[3];
-	int signals[3] = { SIGINT, SIGTERM, SIGUSR1 };
-	for (int i = 0; i < 3; i++) {
+	struct event *sigs[4];
+	int signals[4] = { SIGINT, SIGTERM, SIGUSR1, SIGUSR2 };
+	for (int i = 0; i < 4; i++) {
 		sigs[i] = evsignal_new(f->base, signals[i], on_signal, f);
 		evsignal_add(sigs[i], NULL);
 	}
@@ -543,6 +637,8 @@ int main(int argc, char **argv)
 	if (!o->quiet || f->exit_status != 0)
 		print_progress(f, f->exit_status == 0 ? "summary" : "FAILED");
 	write_status(f);
+	if (o->csr_dir != NULL)
+		write_csrs(f);
 	if (f->exit_status != 0 && o->expect != NULL) {
 		unsigned shown = 0;
 		for (unsigned i = 0; i < o->count && shown < 10; i++) {
@@ -559,7 +655,7 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < o->count; i++)
 		ap_free(&f->aps[i]);
 	free(f->aps);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		event_free(sigs[i]);
 	if (progress) event_free(progress);
 	if (deadline) event_free(deadline);
