@@ -886,18 +886,21 @@ size_t lifecycle_timers(const struct lscd *d, struct lc_timer *out, size_t max)
 	for (size_t i = 0; i < d->tpm->n; i++) {
 		const struct tpm_entry *e = &d->tpm->entries[i];
 		const struct lc_tp *lc = &e->lc;
+		int64_t poll_ms = lc->poll_due_ms - lscd_now_ms();
 		struct {
 			const char *name;
 			bool on;
+			int64_t due;
 			int64_t ms;
 		} t[] = {
 			{ "RENEW", lc->renew != NULL && evtimer_pending(lc->renew, NULL),
-			  remaining_ms(d, lc->renew_due) },
+			  lc->renew_due, remaining_ms(d, lc->renew_due) },
 			{ "SHADOW", lc->shadow != NULL && evtimer_pending(lc->shadow, NULL),
-			  remaining_ms(d, lc->shadow_due) },
+			  lc->shadow_due, remaining_ms(d, lc->shadow_due) },
 			{ "ROLLOVER", lc->rollover != NULL && evtimer_pending(lc->rollover, NULL),
-			  remaining_ms(d, lc->rollover_due) },
-			{ "POLL", lc->polling, lc->poll_due_ms - lscd_now_ms() },
+			  lc->rollover_due, remaining_ms(d, lc->rollover_due) },
+			/* polls run on the monotonic clock: their due time is derived */
+			{ "POLL", lc->polling, (wall_ms(d) + poll_ms) / 1000, poll_ms },
 		};
 		for (size_t k = 0; k < sizeof(t) / sizeof(t[0]); k++) {
 			if (!t[k].on)
@@ -905,6 +908,7 @@ size_t lifecycle_timers(const struct lscd *d, struct lc_timer *out, size_t max)
 			if (n < max) {
 				lscd_copy(out[n].name, sizeof(out[n].name), t[k].name);
 				lscd_copy(out[n].subject, sizeof(out[n].subject), e->name);
+				out[n].due = t[k].due;
 				out[n].remaining_ms = t[k].ms;
 			}
 			n++;

@@ -239,6 +239,7 @@ void lifecycle_ap_watch(struct lscd *d, int64_t due);
 struct lc_timer {
 	char name[16];              /* "RENEW", "SHADOW", "ROLLOVER", "POLL" */
 	char subject[64];           /* the trustpoint */
+	int64_t due;                /* seconds since the epoch, on the daemon's clock */
 	int64_t remaining_ms;       /* negative: overdue */
 };
 

@@ -589,7 +589,7 @@ json_t *show_pki_trustpoints(struct lscd *d, char *err, size_t errlen)
 
 /* ---- timers --------------------------------------------------------------- */
 
-bool show_timers_add(struct show_timers *t, const char *name, const char *subject,
+bool show_timers_add(struct show_timers *t, const char *name, const char *subject, int64_t due,
 		     int64_t remaining_ms)
 {
 	if (t->n == t->cap) {
@@ -603,6 +603,7 @@ bool show_timers_add(struct show_timers *t, const char *name, const char *subjec
 	struct show_timer *e = &t->t[t->n++];
 	lscd_copy(e->name, sizeof(e->name), name);
 	lscd_copy(e->subject, sizeof(e->subject), subject);
+	e->due = due;
 	e->remaining_ms = remaining_ms;
 	return true;
 }
@@ -635,7 +636,7 @@ static bool timers_tp_retry(struct lscd *d, struct show_timers *out)
 		if (e->retry == NULL || !event_pending(e->retry, EV_TIMEOUT, &due))
 			continue;
 		int64_t ms = ((int64_t)due.tv_sec - now.tv_sec) * 1000 + ((int64_t)due.tv_usec - now.tv_usec) / 1000;
-		if (!show_timers_add(out, "RETRY", e->name, ms))
+		if (!show_timers_add(out, "RETRY", e->name, lscd_wall_time(d) + ms / 1000, ms))
 			return false;
 	}
 	return true;
@@ -654,7 +655,7 @@ static bool timers_ap_renew(struct lscd *d, struct show_timers *out)
 		    !show_ap_renew_due(d, w, &due))
 			continue;
 		capwap_mac_format(w->mac, CAPWAP_MAC_COLON, mac);
-		if (!show_timers_add(out, "AP-RENEW", mac, (due - now) * 1000))
+		if (!show_timers_add(out, "AP-RENEW", mac, due, (due - now) * 1000))
 			return false;
 	}
 	return true;
@@ -667,7 +668,7 @@ static bool timers_lifecycle(struct lscd *d, struct show_timers *out)
 	size_t n = lifecycle_timers(d, t, sizeof(t) / sizeof(t[0]));
 
 	for (size_t i = 0; i < n && i < sizeof(t) / sizeof(t[0]); i++)
-		if (!show_timers_add(out, t[i].name, t[i].subject, t[i].remaining_ms))
+		if (!show_timers_add(out, t[i].name, t[i].subject, t[i].due, t[i].remaining_ms))
 			return false;
 	return true;
 }
@@ -706,7 +707,6 @@ json_t *show_pki_timers(struct lscd *d, char *err, size_t errlen)
 {
 	struct show_timers t;
 	json_t *o = json_object(), *list = json_array();
-	int64_t now = lscd_wall_time(d);
 
 	if (o == NULL || list == NULL || !show_timers_collect(d, &t)) {
 		json_decref(o);
@@ -718,7 +718,7 @@ json_t *show_pki_timers(struct lscd *d, char *err, size_t errlen)
 		set(e, "name", show_text(t.t[i].name));
 		set(e, "subject", show_text(t.t[i].subject));
 		set(e, "remaining_ms", json_integer(t.t[i].remaining_ms));
-		set(e, "due", json_integer(now + t.t[i].remaining_ms / 1000));
+		set(e, "due", json_integer(t.t[i].due));
 		json_array_append_new(list, e);
 	}
 	show_timers_free(&t);

@@ -43,6 +43,7 @@ json_t *show_text(const char *s);
 struct show_timer {
 	char name[24];             /* "RETRY", "AP-RENEW", "RENEW", "SHADOW", "ROLLOVER", "POLL" */
 	char subject[72];          /* the trustpoint, or the AP's MAC */
+	int64_t due;               /* seconds since the epoch, on the daemon's clock */
 	int64_t remaining_ms;      /* negative: overdue */
 };
 
@@ -60,7 +61,7 @@ struct show_timers {
 bool show_timers_collect(struct lscd *d, struct show_timers *out);
 void show_timers_free(struct show_timers *t);
 /* Append one timer (for the sources); false when out of memory. */
-bool show_timers_add(struct show_timers *t, const char *name, const char *subject,
+bool show_timers_add(struct show_timers *t, const char *name, const char *subject, int64_t due,
 		     int64_t remaining_ms);
 
 /*

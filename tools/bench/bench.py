@@ -23,6 +23,7 @@ measured at all. Environment:
 """
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -41,6 +42,8 @@ BUDGET_S = float(os.environ.get("BENCH_BUDGET_S", "600" if QUICK else "1500"))
 CA_CPUS = os.environ.get("BENCH_CA_CPUS", "0")
 CA_CPUS = None if CA_CPUS in ("", "none") else CA_CPUS
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "4"))
+KEEP = os.environ.get("BENCH_KEEP", "0") not in ("", "0")
+KEEP_RUNS = 5
 
 if QUICK:
     FIG1_N, FIG1_SIZES = 100, [50, 100]
@@ -69,6 +72,27 @@ def log(msg):
 def median(xs):
     xs = [x for x in xs if x is not None]
     return statistics.median(xs) if xs else None
+
+
+def trim(d):
+    """After a run was measured: drop what is bulky and no longer needed
+    (the CAs' issued certificates, the CSRs), keep logs, configs, status
+    files and databases. BENCH_KEEP=1 keeps everything."""
+    if KEEP:
+        return
+    for name in os.listdir(d):
+        path = os.path.join(d, name)
+        if name == "csrs":
+            shutil.rmtree(path, ignore_errors=True)
+        elif name.startswith("ca") and os.path.isdir(os.path.join(path, "depot")):
+            shutil.rmtree(os.path.join(path, "depot"), ignore_errors=True)
+
+
+def prune_old_runs(parent, keep):
+    """Results of all but the last `keep` runs in build/bench/ go."""
+    runs = sorted(x for x in os.listdir(parent) if x.startswith("run-"))
+    for old in runs[:-keep] if len(runs) > keep else []:
+        shutil.rmtree(os.path.join(parent, old), ignore_errors=True)
 
 
 def wait_rusage(proc, timeout):
@@ -254,6 +278,7 @@ class Bench:
                 raise BenchError("apsim wrote %d CSRs, not %d" % (ncsr, n))
             direct = self.fig1_direct(n, d, csr_dir)
             ratio = proxy["aps_per_s"] / direct["certs_per_s"]
+            trim(d)
             runs.append({"proxy": proxy, "direct": direct, "ratio": ratio})
             log("fig1 N=%d run %d: proxy %.1f APs/s (%.2f s, lscd %.2f CPU-s, %d CA failures, %d retries), "
                 "direct %.1f certs/s (%.2f s, %d failed); ratio %.2f"
@@ -482,6 +507,7 @@ class Bench:
             if lscd is not None:
                 lscd.stop()
             ca.stop()
+        trim(d)
         run = {"idle": idle, "prov": prov, "prov_time_s": st_b["done_s"], "idle_rtt": base, "lscd_nice": nice,
                "loadavg_at_start": load0, "lscd_cpu_s": l1 - l0, "machine_busy_s": m1 - m0,
                "lscd_waited_for_cpu_s": w1 - w0,
@@ -726,7 +752,10 @@ def main():
             print("bench: %s is not built (make)" % exe, file=sys.stderr)
             return 1
     log("lscd benchmarks%s: results in %s" % (" (quick)" if QUICK else "", out))
-    return Bench(out).run()
+    rc = Bench(out).run()
+    if not os.environ.get("BENCH_OUT"):
+        prune_old_runs(os.path.dirname(out), KEEP_RUNS)
+    return rc
 
 
 if __name__ == "__main__":
