@@ -11,8 +11,10 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -58,6 +60,9 @@ struct capwap_dtls_ctx {
 	size_t mtu;
 	unsigned retransmit_us;
 	uint8_t cookie_secret[32];
+	/* HMAC-SHA256 keyed with cookie_secret, duplicated for each cookie:
+	 * EVP_Q_mac() would fetch HMAC and SHA-256 for every ClientHello. */
+	EVP_MAC_CTX *cookie_mac;
 	SSL *listener;                  /* reused for every DTLSv1_listen */
 	BIO *listener_bio;
 	struct dgram_io listener_io;
@@ -490,13 +495,34 @@ static int cookie_compute(SSL *ssl, unsigned char *out, size_t *outlen)
 	} else {
 		return 0;
 	}
-	if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, ctx->cookie_secret,
-		      sizeof(ctx->cookie_secret), who, wholen, mac, sizeof(mac), &maclen) == NULL ||
-	    maclen < DTLS_COOKIE_LEN)
+	/* The keyed template stays as it is: each cookie works on a copy. */
+	EVP_MAC_CTX *hmac = EVP_MAC_CTX_dup(ctx->cookie_mac);
+	int ok = hmac != NULL && EVP_MAC_update(hmac, who, wholen) == 1 &&
+		 EVP_MAC_final(hmac, mac, &maclen, sizeof(mac)) == 1 && maclen >= DTLS_COOKIE_LEN;
+	EVP_MAC_CTX_free(hmac);
+	if (!ok)
 		return 0;
 	memcpy(out, mac, DTLS_COOKIE_LEN);
 	*outlen = DTLS_COOKIE_LEN;
 	return 1;
+}
+
+static EVP_MAC_CTX *cookie_mac_new(const uint8_t *key, size_t keylen)
+{
+	char digest[] = "SHA256";
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+		OSSL_PARAM_construct_end(),
+	};
+	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	EVP_MAC_CTX *ctx = mac != NULL ? EVP_MAC_CTX_new(mac) : NULL;
+
+	EVP_MAC_free(mac);              /* the context holds its own reference */
+	if (ctx != NULL && EVP_MAC_init(ctx, key, keylen, params) != 1) {
+		EVP_MAC_CTX_free(ctx);
+		ctx = NULL;
+	}
+	return ctx;
 }
 
 static int cookie_generate(SSL *ssl, unsigned char *cookie, unsigned int *cookie_len)
@@ -645,8 +671,9 @@ struct capwap_dtls_ctx *capwap_dtls_ctx_new(const struct capwap_dtls_config *cfg
 		SSL_CTX_set_verify(ctx->ssl_ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 		SSL_CTX_set_cookie_generate_cb(ctx->ssl_ctx, cookie_generate);
 		SSL_CTX_set_cookie_verify_cb(ctx->ssl_ctx, cookie_verify);
+		ctx->cookie_mac = cookie_mac_new(ctx->cookie_secret, sizeof(ctx->cookie_secret));
 		ctx->listener_addr = BIO_ADDR_new();
-		if (ctx->listener_addr == NULL || !listener_reset(ctx)) {
+		if (ctx->cookie_mac == NULL || ctx->listener_addr == NULL || !listener_reset(ctx)) {
 			set_err(err, CAPWAP_ERR_LIMIT, "cannot create the DTLS listener");
 			goto fail;
 		}
@@ -671,6 +698,7 @@ static void ctx_unref(struct capwap_dtls_ctx *ctx)
 	X509_STORE_free(ctx->mic_store);
 	X509_STORE_free(ctx->lsc_store);
 	free(ctx->rx_scratch);
+	EVP_MAC_CTX_free(ctx->cookie_mac);
 	OPENSSL_cleanse(ctx->cookie_secret, sizeof(ctx->cookie_secret));
 	free(ctx);
 }

@@ -22,6 +22,12 @@
 #define RX_BURST           64      /* datagrams per readable event: others get a turn */
 #define RATE_BUCKETS       4096
 #define RATE_WINDOW_MS     1000
+/* The handshake backlog (see there): at about 0.5 ms of CPU per handshake
+ * flight, a full backlog is half a second of work, inside the peers' first
+ * DTLS retransmission timeout (1 s), so what waits is still worth doing. */
+#define BACKLOG_DGRAMS     1024
+#define BACKLOG_BYTES      (1024 * 1024)
+#define BACKLOG_PER_TURN   4
 
 /* Per-source handshake admission: a fixed table, so a flood from many
  * sources costs no memory; a collision only shares a budget. */
@@ -434,6 +440,135 @@ static void handle_new_peer(struct ac_socket *sock, const struct sockaddr *peer,
 	wtp_input(w, NULL, 0);          /* answer the ClientHello */
 }
 
+/* ---- the handshake backlog ------------------------------------------------ */
+
+/*
+ * Each flight of a DTLS handshake costs lscd a private-key operation (or at
+ * least a certificate chain to decode and verify); a datagram of an
+ * established session (an Echo, a CSR) costs next to nothing. Datagrams
+ * from new peers and from sessions still in DTLS setup therefore wait in a
+ * FIFO that an event of the lowest priority drains, a few per loop turn:
+ * sessions in Run, timers and the CA's answers never queue behind a burst
+ * of handshakes, such as every AP of a site coming back after a restart.
+ *
+ * The FIFO is bounded in datagrams and in bytes. A datagram the bound drops
+ * is not lost for good: the peer's DTLS retransmission timer sends its
+ * flight again (RFC 6347 §4.2.4), by which time the backlog has moved on.
+ * The admission limits (max_sessions, max_handshakes, handshakes_per_source)
+ * apply as before, when a datagram's turn comes.
+ */
+
+bool ac_backlog_init(struct ac_backlog *b, size_t max_dgrams, size_t max_bytes)
+{
+	memset(b, 0, sizeof(*b));
+	b->ring = calloc(max_dgrams, sizeof(*b->ring));
+	if (b->ring == NULL)
+		return false;
+	b->cap = max_dgrams;
+	b->max_bytes = max_bytes;
+	return true;
+}
+
+bool ac_backlog_push(struct ac_backlog *b, struct ac_socket *sock, const struct sockaddr *peer,
+		     socklen_t peer_len, const struct sockaddr *local, socklen_t local_len,
+		     const uint8_t *buf, size_t len)
+{
+	if (b->n >= b->cap || len > b->max_bytes - b->bytes ||
+	    peer_len > sizeof(struct sockaddr_storage) ||
+	    (local != NULL && local_len > sizeof(struct sockaddr_storage)))
+		return false;
+	struct ac_deferred *it = malloc(sizeof(*it) + len);
+	if (it == NULL)
+		return false;
+	it->sock = sock;
+	memcpy(&it->peer, peer, peer_len);
+	it->peer_len = peer_len;
+	it->local_len = local != NULL ? local_len : 0;
+	if (it->local_len > 0)
+		memcpy(&it->local, local, local_len);
+	it->len = len;
+	memcpy(it->data, buf, len);
+	b->ring[(b->head + b->n) % b->cap] = it;
+	b->n++;
+	b->bytes += len;
+	return true;
+}
+
+struct ac_deferred *ac_backlog_pop(struct ac_backlog *b)
+{
+	if (b->n == 0)
+		return NULL;
+	struct ac_deferred *it = b->ring[b->head];
+	b->ring[b->head] = NULL;
+	b->head = (b->head + 1) % b->cap;
+	b->n--;
+	b->bytes -= it->len;
+	return it;
+}
+
+void ac_backlog_free(struct ac_backlog *b)
+{
+	struct ac_deferred *it;
+
+	if (b->ev != NULL)
+		event_free(b->ev);
+	b->ev = NULL;
+	if (b->ring != NULL)
+		while ((it = ac_backlog_pop(b)) != NULL)
+			free(it);
+	free(b->ring);
+	memset(b, 0, sizeof(*b));
+}
+
+/* A zero timeout rather than event_active(): an event activated from its
+ * own callback would run again in the same pass, before the loop has
+ * looked at the sockets; a timer fires only after the next poll. */
+static void backlog_kick(struct ac_backlog *b)
+{
+	static const struct timeval now = { 0, 0 };
+	if (!evtimer_pending(b->ev, NULL))
+		evtimer_add(b->ev, &now);
+}
+
+static void on_backlog(evutil_socket_t fd, short what, void *arg)
+{
+	struct lscd *d = arg;
+	struct ac_deferred *it;
+	(void)fd;
+	(void)what;
+
+	for (int i = 0; i < BACKLOG_PER_TURN && (it = ac_backlog_pop(&d->backlog)) != NULL; i++) {
+		const struct sockaddr *peer = (const struct sockaddr *)&it->peer;
+		const struct sockaddr *local = it->local_len > 0 ? (const struct sockaddr *)&it->local : NULL;
+		/* The session may have been set up, or torn down, meanwhile. */
+		struct wtp *w = find_by_addr(d, peer);
+		if (w != NULL)
+			wtp_input(w, it->data, it->len);
+		else
+			handle_new_peer(it->sock, peer, it->peer_len, local, it->local_len, it->data, it->len);
+		free(it);
+	}
+	if (d->backlog.n > 0)
+		backlog_kick(&d->backlog);
+}
+
+static void defer(struct ac_socket *sock, const struct sockaddr *peer, socklen_t peer_len,
+		  const struct sockaddr *local, socklen_t local_len, const uint8_t *buf, size_t len)
+{
+	struct lscd *d = sock->d;
+
+	if (!ac_backlog_push(&d->backlog, sock, peer, peer_len, local, local_len, buf, len)) {
+		char who[64];
+		d->stats.dtls_backlog_dropped++;
+		ac_addr_text(peer, who, sizeof(who));
+		log_limited(&d->lim_backlog, lscd_now_ms(), CFG_LOG_WARNING,
+			    "handshake backlog full (%zu datagrams, %zu bytes): datagram from %s dropped, "
+			    "its DTLS retransmission will come again", d->backlog.n, d->backlog.bytes, who);
+		return;
+	}
+	backlog_kick(&d->backlog);
+}
+
 /* ---- receiving ----------------------------------------------------------- */
 
 static void dispatch(struct ac_socket *sock, const struct sockaddr *peer, socklen_t peer_len,
@@ -457,10 +592,10 @@ static void dispatch(struct ac_socket *sock, const struct sockaddr *peer, sockle
 		return;
 	case CAPWAP_PREAMBLE_DTLS: {
 		struct wtp *w = find_by_addr(d, peer);
-		if (w != NULL)
-			wtp_input(w, buf, len);
+		if (w != NULL && w->state != WTP_DTLS_SETUP)
+			wtp_input(w, buf, len);         /* established: cheap, at once */
 		else
-			handle_new_peer(sock, peer, peer_len, local, local_len, buf, len);
+			defer(sock, peer, peer_len, local, local_len, buf, len);
 		return;
 	}
 	default:
@@ -628,6 +763,13 @@ bool ac_start(struct lscd *d, char *err, size_t errlen)
 	d->dtls = dtls_for(d, d->cfg, err, errlen);
 	if (d->dtls == NULL)
 		return false;
+	ac_backlog_free(&d->backlog);      /* a start that failed before */
+	if (!ac_backlog_init(&d->backlog, BACKLOG_DGRAMS, BACKLOG_BYTES) ||
+	    (d->backlog.ev = evtimer_new(d->base, on_backlog, d)) == NULL ||
+	    event_priority_set(d->backlog.ev, LSCD_PRIO_BACKLOG) != 0) {
+		snprintf(err, errlen, "cannot set up the handshake backlog");
+		return false;
+	}
 	for (size_t i = 0; i < d->cfg->n_listen; i++) {
 		if (!open_socket(d, &d->socks[i], &d->cfg->listen[i], err, errlen)) {
 			d->n_socks = i;
@@ -653,6 +795,7 @@ void ac_stop(struct lscd *d)
 	}
 	d->n_socks = 0;
 	d->ac_running = false;
+	ac_backlog_free(&d->backlog);
 	capwap_dtls_ctx_free(d->dtls);
 	d->dtls = NULL;
 	free(d->rates);

@@ -181,7 +181,10 @@ int lscd_run(const struct lscd_options *opts)
 	d->config_path = strdup(opts->config_path);
 	d->time_offset_s = opts->time_offset_s;
 	d->base = event_base_new();
-	if (d->base == NULL || d->config_path == NULL) {
+	/* Before any event exists: they all take the middle priority, and the
+	 * handshake backlog the lowest (ctrl/lscd.h). */
+	if (d->base == NULL || d->config_path == NULL ||
+	    event_base_priority_init(d->base, LSCD_PRIORITIES) != 0) {
 		log_error("cannot create the event loop");
 		goto out;
 	}

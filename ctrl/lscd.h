@@ -25,6 +25,14 @@ struct metrics;
 
 #define LSCD_VERSION "0.1.0"
 
+/*
+ * Event priorities (event_base_priority_init): every event keeps libevent's
+ * default, the middle one; the handshake backlog (ac.c) runs only when
+ * nothing else is ready. 0 is free for something that must go first.
+ */
+#define LSCD_PRIORITIES    3
+#define LSCD_PRIO_BACKLOG  2
+
 enum wtp_state {
 	WTP_DTLS_SETUP,            /* handshake in progress */
 	WTP_JOIN,                  /* DTLS up, waiting for the Join Request */
@@ -95,6 +103,27 @@ struct lscd_stats {
 	uint64_t messages_malformed;
 	uint64_t sessions_torn_down;
 	uint64_t echo_timeouts;
+	uint64_t dtls_backlog_dropped;     /* handshake datagrams the backlog bound dropped */
+};
+
+/* One datagram of a DTLS handshake waiting in the backlog (ac.c). */
+struct ac_deferred {
+	struct ac_socket *sock;
+	struct sockaddr_storage peer;
+	struct sockaddr_storage local;
+	socklen_t peer_len;
+	socklen_t local_len;           /* 0: the socket's own address */
+	size_t len;
+	uint8_t data[];
+};
+
+/* A FIFO of handshake datagrams, bounded in count and in bytes. */
+struct ac_backlog {
+	struct ac_deferred **ring;
+	size_t cap;                    /* datagrams */
+	size_t max_bytes;
+	size_t head, n, bytes;
+	struct event *ev;              /* drains a few per loop turn */
 };
 
 /* ---- hooks: what the state machine tells LSC provisioning -------------- */
@@ -138,6 +167,8 @@ struct lscd {
 	struct log_limiter lim_max_sessions;
 	struct log_limiter lim_max_handshakes;
 	struct log_limiter lim_per_source;
+	struct log_limiter lim_backlog;
+	struct ac_backlog backlog;     /* handshake datagrams waiting their turn (ac.c) */
 	uint8_t *scratch;              /* one encoded message (max_message_size) */
 	int64_t time_offset_s;         /* tests only: shifts the wall clock */
 	struct lscd_hooks hooks;       /* all optional */
@@ -180,6 +211,15 @@ void ac_fill_identity(struct lscd *d, struct capwap_message *m);
 void ac_fill_addresses(struct lscd *d, const struct sockaddr *local, struct capwap_message *m,
 		       bool with_local);
 struct wtp *ac_find_by_mac(struct lscd *d, const uint8_t mac[6]);
+/* The handshake backlog's FIFO, apart from its event (for the unit tests).
+ * push copies the datagram and returns false if a bound would be passed;
+ * pop hands the oldest to the caller, who frees it. */
+bool ac_backlog_init(struct ac_backlog *b, size_t max_dgrams, size_t max_bytes);
+bool ac_backlog_push(struct ac_backlog *b, struct ac_socket *sock, const struct sockaddr *peer,
+		     socklen_t peer_len, const struct sockaddr *local, socklen_t local_len,
+		     const uint8_t *buf, size_t len);
+struct ac_deferred *ac_backlog_pop(struct ac_backlog *b);
+void ac_backlog_free(struct ac_backlog *b);
 void ac_bind_mac(struct lscd *d, struct wtp *w);
 void ac_forget(struct lscd *d, struct wtp *w);
 

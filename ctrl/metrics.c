@@ -124,11 +124,14 @@ static void render_sessions(struct lscd *d, struct evbuffer *b)
 	}
 	gauge(b, "lscd_sessions", "CAPWAP sessions, DTLS handshakes in progress included.", d->n_wtps);
 	gauge(b, "lscd_dtls_handshakes_in_progress", "DTLS handshakes not yet complete.", d->n_handshakes);
+	gauge(b, "lscd_dtls_backlog_datagrams", "Handshake datagrams waiting for their turn.", d->backlog.n);
 
 	const struct lscd_stats *s = &d->stats;
 	counter(b, "lscd_discovery_requests_total", "Discovery Requests answered.", s->discovery_requests);
 	counter(b, "lscd_dtls_cookies_sent_total", "DTLS HelloVerifyRequests (cookies) sent.", s->dtls_cookies_sent);
 	counter(b, "lscd_dtls_handshakes_started_total", "DTLS handshakes started.", s->dtls_handshakes_started);
+	counter(b, "lscd_dtls_backlog_dropped_total", "Handshake datagrams dropped, the backlog full.",
+		s->dtls_backlog_dropped);
 	counter(b, "lscd_joins_total", "Join Requests accepted.", s->joins);
 	counter(b, "lscd_messages_malformed_total", "CAPWAP messages refused as malformed.", s->messages_malformed);
 	counter(b, "lscd_echo_timeouts_total", "Sessions in Run torn down because Echo Requests stopped.",

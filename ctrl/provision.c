@@ -580,6 +580,7 @@ static void on_event(struct wtp *w, const struct capwap_message *m)
 	const struct capwap_lsc_cert *c = &m->lsc_cert;
 	const struct cfg_lsc_provision *lsc = &d->cfg->lsc;
 	struct pki_csr_info info;
+	struct pki_csr *csr;
 	struct pki_error perr;
 	uint8_t cn_mac[6];
 
@@ -605,7 +606,9 @@ static void on_event(struct wtp *w, const struct capwap_message *m)
 		log_ap(CFG_LOG_DEBUG, w->mac, "duplicate CSR for txid %08x ignored", c->txid);
 		return;
 	}
-	if (pki_csr_inspect(c->object.ptr, c->object.len, &info, &perr) != 0) {
+	/* Parsed once, for the checks below and for the enrolment. */
+	csr = pki_csr_parse(c->object.ptr, c->object.len, &info, &perr);
+	if (csr == NULL) {
 		refuse_csr(w, c->txid, CAPWAP_LSC_FAIL_CSR_INVALID, "%s (%s)", perr.reason, pki_status_name(perr.status));
 		return;
 	}
@@ -613,7 +616,7 @@ static void on_event(struct wtp *w, const struct capwap_message *m)
 	if (!capwap_mac_from_cn(info.subject.cn, strlen(info.subject.cn), cn_mac)) {
 		refuse_csr(w, c->txid, CAPWAP_LSC_FAIL_CSR_INVALID, "subject CN \"%s\" names no MAC address",
 			   info.subject.cn);
-		return;
+		goto out;
 	}
 	if (memcmp(cn_mac, w->mac, 6) != 0) {
 		char claimed[18], actual[18];
@@ -622,7 +625,7 @@ static void on_event(struct wtp *w, const struct capwap_message *m)
 		refuse_csr(w, c->txid, CAPWAP_LSC_FAIL_CSR_INVALID,
 			   "subject CN \"%s\" names %s but the DTLS session authenticated %s",
 			   info.subject.cn, claimed, actual);
-		return;
+		goto out;
 	}
 	enum pki_key_type want_type = lsc->key_type == CFG_KEY_RSA ? PKI_KEY_RSA : PKI_KEY_EC;
 	if (info.key.type != want_type || info.key.bits != lsc->key_size) {
@@ -630,7 +633,7 @@ static void on_event(struct wtp *w, const struct capwap_message *m)
 		refuse_csr(w, c->txid, CAPWAP_LSC_FAIL_CSR_INVALID, "key %s, but %s-%u was asked for",
 			   pki_key_spec_format(&info.key, got, sizeof(got)),
 			   lsc->key_type == CFG_KEY_RSA ? "RSA" : "EC", lsc->key_size);
-		return;
+		goto out;
 	}
 	const struct { const char *name, *csr, *want; } fields[] = {
 		{ "country", info.subject.c, lsc->subject.country },
@@ -645,7 +648,7 @@ static void on_event(struct wtp *w, const struct capwap_message *m)
 			refuse_csr(w, c->txid, CAPWAP_LSC_FAIL_CSR_INVALID,
 				   "subject %s is \"%s\", the parameters said \"%s\"", fields[i].name,
 				   fields[i].csr, fields[i].want);
-			return;
+			goto out;
 		}
 	}
 
@@ -654,17 +657,17 @@ static void on_event(struct wtp *w, const struct capwap_message *m)
 	if (tp == NULL || tp->tp == NULL || e == NULL) {
 		free(e);
 		refuse_csr(w, c->txid, CAPWAP_LSC_FAIL_POLICY, "trustpoint %s is not available", lsc->trustpoint);
-		return;
+		goto out;
 	}
 	e->d = d;
 	memcpy(e->mac, w->mac, 6);
 	e->txid = c->txid;
 	e->started_ms = lscd_now_ms();
-	e->op = pki_proxy_enroll(tp->tp, c->object.ptr, c->object.len, enrolled, e, &perr);
+	e->op = pki_proxy_enroll_csr(tp->tp, csr, enrolled, e, &perr);
 	if (e->op == NULL) {
 		free(e);
 		refuse_csr(w, c->txid, CAPWAP_LSC_FAIL_POLICY, "cannot start enrolment: %s", perr.reason);
-		return;
+		goto out;
 	}
 	LIST_INSERT_HEAD(&P(d)->enrollments, e, link);
 	P(d)->in_flight++;
@@ -682,6 +685,8 @@ static void on_event(struct wtp *w, const struct capwap_message *m)
 	log_ap(CFG_LOG_INFO, w->mac, "CSR accepted (CN=%s, %s); enrolling at trustpoint %s",
 	       info.subject.cn, key, lsc->trustpoint);
 	enqueue(w, CAPWAP_LSC_OP_ENROLL_PENDING, c->txid, 0, NULL, 0);
+out:
+	pki_csr_free(csr);
 }
 
 static void record_latency(struct prov *p, int64_t ms)
@@ -747,7 +752,10 @@ static void on_enrolled(const struct pki_enroll_result *res, void *arg)
 	struct pki_error perr;
 	struct store_cert cert = { 0 };
 	bool duplicate = false;
-	if (pki_cert_inspect(res->cert, res->cert_len, &info, &perr) == 0) {
+	/* pki/ parsed the certificate already: res->cert_info. */
+	if (res->cert_info != NULL)
+		info = *res->cert_info;
+	if (res->cert_info != NULL || pki_cert_inspect(res->cert, res->cert_len, &info, &perr) == 0) {
 		memcpy(cert.mac, e->mac, 6);
 		lscd_copy(cert.serial_hex, sizeof(cert.serial_hex), info.serial_hex);
 		pki_fp_format(info.sha256, 32, PKI_FP_HEX, cert.sha256_hex, sizeof(cert.sha256_hex));

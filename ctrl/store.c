@@ -9,11 +9,21 @@
  * together (a new current certificate) runs in one savepoint, which nests
  * inside a caller's store_begin()/store_commit().
  *
+ * A commit never waits on the disk either: SQLite's automatic checkpoint
+ * (which copies the WAL back into the database and runs fdatasync twice,
+ * up to a hundred milliseconds under load) is off, and a thread of the
+ * store's own, with its own connection to the same file, checkpoints
+ * instead (see "The checkpointer" below). Only that thread syncs; the
+ * event loop never waits for it. WAL mode keeps kill -9 at any point safe
+ * whether a checkpoint is running or not: the WAL is replayed on open.
+ *
  * MACs are stored as 12 lower-case hex digits, the provisioning state by
  * its name, booleans as 0/1.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,9 +34,23 @@
 
 #include <sqlite3.h>
 
+#include "ctrl/log.h"
 #include "ctrl/store.h"
 
 #define STORE_BUSY_MS 2000
+/*
+ * The checkpointer (see there) wakes when a commit left CKPT_PAGES in the
+ * WAL (SQLite's own auto-checkpoint threshold), and every CKPT_INTERVAL_S.
+ * A WAL that passive checkpoints never catch up with (a writer always
+ * ahead of them) is reset at WAL_MAX_PAGES, which briefly holds off the
+ * loop's writes; a WAL file left larger than WAL_KEEP_BYTES is cut back
+ * once nothing has been written for a whole interval.
+ */
+#define CKPT_PAGES      1000
+#define CKPT_INTERVAL_S 2
+#define WAL_MAX_PAGES   16384
+#define WAL_KEEP_BYTES  (4 * 1024 * 1024)
+#define CKPT_BUSY_MS    1000
 
 enum stmt_id {
 	S_AP_GET, S_AP_PUT, S_AP_ALL, S_AP_COUNT, S_AP_ENSURE,
@@ -38,11 +62,25 @@ enum stmt_id {
 	N_STMT
 };
 
+/* The checkpointer's state; lock guards everything below it. */
+struct checkpointer {
+	sqlite3 *db;               /* its own connection, used by its thread only */
+	char *wal_path;
+	pthread_t thread;
+	bool running;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool stop;
+	bool wanted;               /* a commit left CKPT_PAGES in the WAL */
+	unsigned commits;          /* since the thread last looked */
+};
+
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *st[N_STMT];
 	bool ap_walking;           /* the cached iterators are not reentrant */
 	bool audit_walking;
+	struct checkpointer ck;
 };
 
 static const char *const prov_names[] = {
@@ -378,6 +416,179 @@ static bool private_file(const char *path, bool create, char *err, size_t errlen
 	return true;
 }
 
+/* ------------------------------------------------------------------------
+ * The checkpointer
+ *
+ * SQLite's automatic checkpoint runs inside the commit that passes its
+ * threshold: it copies the WAL into the database and runs fdatasync twice,
+ * which under load took up to 128 ms of the event loop. This thread exists
+ * so that the loop never waits on the disk: with its own connection to the
+ * same file it makes PASSIVE checkpoints, which hold up neither the loop's
+ * readers nor its writers, and does all the store's syncing. It shares
+ * nothing with the daemon but struct checkpointer; its errors go to the
+ * log, once when they start and once when they end.
+ * ------------------------------------------------------------------------ */
+
+/* After every commit of the loop's connection (SQLite's WAL hook): count,
+ * and signal past the threshold; never the checkpoint itself. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct checkpointer *ck = arg;
+	(void)db;
+	(void)name;
+
+	pthread_mutex_lock(&ck->lock);
+	ck->commits++;
+	if (pages >= CKPT_PAGES && !ck->wanted) {
+		ck->wanted = true;
+		pthread_cond_signal(&ck->wake);
+	}
+	pthread_mutex_unlock(&ck->lock);
+	return SQLITE_OK;
+}
+
+static long long file_size(const char *path)
+{
+	struct stat sb;
+	return stat(path, &sb) == 0 ? (long long)sb.st_size : 0;
+}
+
+/*
+ * One round: a passive checkpoint when there was anything to copy; or, at
+ * a quiet moment after one caught up, cutting the WAL file back. Returns
+ * whether the WAL is all in the database now.
+ */
+static bool checkpoint(struct checkpointer *ck, bool busy, bool caught_up, bool *failing)
+{
+	int rc, log = 0, done = 0;
+
+	if (busy || !caught_up) {
+		rc = sqlite3_wal_checkpoint_v2(ck->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+		/* A passive checkpoint lets the next commit start the WAL afresh
+		 * only when it caught up; a writer that is always ahead of it
+		 * would let the WAL grow without bound. */
+		if (rc == SQLITE_OK && log >= WAL_MAX_PAGES)
+			rc = sqlite3_wal_checkpoint_v2(ck->db, NULL, SQLITE_CHECKPOINT_RESTART, &log, &done);
+	} else if (file_size(ck->wal_path) > WAL_KEEP_BYTES) {
+		/* Nothing to copy and nobody writing: the truncation (tens of
+		 * milliseconds for a large file) holds up no commit. */
+		rc = sqlite3_wal_checkpoint_v2(ck->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
+	} else {
+		return true;
+	}
+	/* SQLITE_BUSY: a RESTART or TRUNCATE that did not get the database in
+	 * time; the next round tries again. */
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY && !*failing) {
+		*failing = true;
+		log_error("state database: checkpoint failed, the WAL grows until one works: %s",
+			  sqlite3_errmsg(ck->db));
+	} else if (rc == SQLITE_OK && *failing) {
+		*failing = false;
+		log_info("state database: checkpoints work again");
+	}
+	return rc == SQLITE_OK && log == done;
+}
+
+static void *checkpointer_main(void *arg)
+{
+	struct checkpointer *ck = arg;
+	bool failing = false, caught_up = false;
+
+	pthread_mutex_lock(&ck->lock);
+	while (!ck->stop) {
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += CKPT_INTERVAL_S;
+		while (!ck->stop && !ck->wanted &&
+		       pthread_cond_timedwait(&ck->wake, &ck->lock, &until) == 0)
+			;
+		if (ck->stop)
+			break;
+		bool busy = ck->commits > 0;
+		ck->wanted = false;
+		ck->commits = 0;
+		pthread_mutex_unlock(&ck->lock);
+		caught_up = checkpoint(ck, busy, caught_up, &failing);
+		pthread_mutex_lock(&ck->lock);
+	}
+	pthread_mutex_unlock(&ck->lock);
+	return NULL;
+}
+
+static bool checkpointer_start(struct store *st, const char *path, char *err, size_t errlen)
+{
+	struct checkpointer *ck = &st->ck;
+	pthread_condattr_t ca;
+	sigset_t all, old;
+	int rc;
+
+	if (asprintf(&ck->wal_path, "%s-wal", path) < 0) {
+		ck->wal_path = NULL;
+		snprintf(err, errlen, "out of memory");
+		return false;
+	}
+	if (sqlite3_open_v2(path, &ck->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: checkpointer connection: %s", path,
+			 ck->db ? sqlite3_errmsg(ck->db) : "out of memory");
+		return false;
+	}
+	sqlite3_busy_timeout(ck->db, CKPT_BUSY_MS);
+	/* A connection checkpoints nothing before it has read the database
+	 * and so found the WAL: read the schema once. */
+	if (!exec(ck->db, "SELECT count(*) FROM sqlite_schema;", err, errlen))
+		return false;
+	if (pthread_condattr_init(&ca) != 0)
+		goto fail;
+	rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+	     pthread_cond_init(&ck->wake, &ca) != 0;
+	pthread_condattr_destroy(&ca);
+	if (rc)
+		goto fail;
+	if (pthread_mutex_init(&ck->lock, NULL) != 0) {
+		pthread_cond_destroy(&ck->wake);
+		goto fail;
+	}
+	/* From now on the loop's commits wake the thread instead of checkpointing. */
+	sqlite3_wal_hook(st->db, wal_hook, ck);
+	/* Signals are the loop's business: the thread blocks them all. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&ck->thread, NULL, checkpointer_main, ck);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		sqlite3_wal_hook(st->db, NULL, NULL);
+		pthread_mutex_destroy(&ck->lock);
+		pthread_cond_destroy(&ck->wake);
+		goto fail;
+	}
+	ck->running = true;
+	return true;
+fail:
+	snprintf(err, errlen, "%s: cannot start the checkpointer thread", path);
+	return false;
+}
+
+static void checkpointer_stop(struct store *st)
+{
+	struct checkpointer *ck = &st->ck;
+
+	if (ck->running) {
+		pthread_mutex_lock(&ck->lock);
+		ck->stop = true;
+		pthread_cond_signal(&ck->wake);
+		pthread_mutex_unlock(&ck->lock);
+		pthread_join(ck->thread, NULL);
+		sqlite3_wal_hook(st->db, NULL, NULL);
+		pthread_mutex_destroy(&ck->lock);
+		pthread_cond_destroy(&ck->wake);
+		ck->running = false;
+	}
+	sqlite3_close(ck->db);
+	ck->db = NULL;
+	free(ck->wal_path);
+	ck->wal_path = NULL;
+}
+
 struct store *store_open(const char *path, char *err, size_t errlen)
 {
 	static const char *const sidecars[] = { "-wal", "-shm", "-journal" };
@@ -414,6 +625,7 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
 	if (!exec(st->db, "PRAGMA foreign_keys = ON;"
 		  "PRAGMA synchronous = NORMAL;"
+		  "PRAGMA wal_autocheckpoint = 0;"   /* the checkpointer's job */
 		  "PRAGMA trusted_schema = OFF;", err, errlen))
 		goto fail;
 	{
@@ -441,6 +653,8 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 			goto fail;
 		}
 	}
+	if (!checkpointer_start(st, path, err, errlen))
+		goto fail;
 	return st;
 fail:
 	store_close(st);
@@ -453,6 +667,8 @@ void store_close(struct store *st)
 
 	if (!st)
 		return;
+	/* First: the last connection to close checkpoints the whole WAL. */
+	checkpointer_stop(st);
 	for (i = 0; i < N_STMT; i++)
 		sqlite3_finalize(st->st[i]);
 	if (st->db) {

@@ -179,6 +179,21 @@ int pki_cert_inspect(const uint8_t *der, size_t len, struct pki_cert_info *info,
 		     struct pki_error *err)
 {
 	X509 *x = pki_x509_d2i(der, len);
+	int rc;
+
+	if (!x) {
+		memset(info, 0, sizeof(*info));
+		info->path_len = -1;
+		pki_err_ossl(err, PKI_ERR_PARSE, "not a DER X.509 certificate");
+		return -1;
+	}
+	rc = pki_x509_inspect(x, info, err);
+	X509_free(x);
+	return rc;
+}
+
+int pki_x509_inspect(X509 *x, struct pki_cert_info *info, struct pki_error *err)
+{
 	const ASN1_INTEGER *serial;
 	const X509_ALGOR *alg;
 	const EVP_PKEY *pk;
@@ -188,14 +203,9 @@ int pki_cert_inspect(const uint8_t *der, size_t len, struct pki_cert_info *info,
 
 	memset(info, 0, sizeof(*info));
 	info->path_len = -1;
-	if (!x) {
-		pki_err_ossl(err, PKI_ERR_PARSE, "not a DER X.509 certificate");
-		return -1;
-	}
 	flags = X509_get_extension_flags(x);
 	if (flags & EXFLAG_INVALID) {
 		pki_err_set(err, PKI_ERR_PARSE, "certificate has malformed extensions");
-		X509_free(x);
 		ERR_clear_error();
 		return -1;
 	}
@@ -238,7 +248,6 @@ int pki_cert_inspect(const uint8_t *der, size_t len, struct pki_cert_info *info,
 	info->self_issued = X509_NAME_cmp(X509_get_issuer_name(x),
 					  X509_get_subject_name(x)) == 0;
 	pki_x509_fingerprints(x, info->md5, info->sha1, info->sha256);
-	X509_free(x);
 	ERR_clear_error();
 	return 0;
 }

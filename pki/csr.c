@@ -3,6 +3,7 @@
  */
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -28,11 +29,10 @@ X509_REQ *pki_req_d2i(const uint8_t *der, size_t len)
 	return r;
 }
 
-int pki_spki_sha256(EVP_PKEY *pk, uint8_t md[32])
+/* SHA-256 of DER that i2d allocated (n <= 0: encoding failed); frees it. */
+static int sha256_of_der(unsigned char *der, int n, uint8_t md[32])
 {
-	unsigned char *der = NULL;
 	unsigned int mdlen = 0;
-	int n = i2d_PUBKEY(pk, &der);
 	int ok;
 
 	if (n <= 0)
@@ -40,6 +40,25 @@ int pki_spki_sha256(EVP_PKEY *pk, uint8_t md[32])
 	ok = EVP_Digest(der, (size_t)n, md, &mdlen, EVP_sha256(), NULL);
 	OPENSSL_free(der);
 	return ok && mdlen == 32 ? 0 : -1;
+}
+
+/* The SubjectPublicKeyInfo as the request carries it: plain DER, without
+ * the key encoder i2d_PUBKEY() would go through. */
+static int req_spki_sha256(X509_REQ *req, uint8_t md[32])
+{
+	unsigned char *der = NULL;
+	X509_PUBKEY *spki = X509_REQ_get_X509_PUBKEY(req);
+	int n = spki ? i2d_X509_PUBKEY(spki, &der) : -1;
+
+	return sha256_of_der(der, n, md);
+}
+
+int pki_spki_sha256(EVP_PKEY *pk, uint8_t md[32])
+{
+	unsigned char *der = NULL;
+	int n = i2d_PUBKEY(pk, &der);
+
+	return sha256_of_der(der, n, md);
 }
 
 /* First value of a field, as UTF-8, bounded by the struct field's size. */
@@ -79,30 +98,14 @@ static int take_field(const X509_NAME *nm, int nid, char *out, size_t outsz,
 	return 0;
 }
 
-int pki_csr_inspect(const uint8_t *der, size_t len, struct pki_csr_info *info,
-		    struct pki_error *err)
+/* Everything pki_csr_inspect() checks, on a parsed request. */
+static int req_inspect(X509_REQ *req, struct pki_csr_info *info, struct pki_error *err)
 {
-	X509_REQ *req;
 	EVP_PKEY *pk;
 	const X509_NAME *nm;
 	const X509_ALGOR *alg = NULL;
 	int rc = -1, nid;
 
-	memset(info, 0, sizeof(*info));
-	if (!der || len == 0) {
-		pki_err_set(err, PKI_ERR_PARSE, "CSR is empty");
-		return -1;
-	}
-	if (len > PKI_CSR_MAX_LEN) {
-		pki_err_set(err, PKI_ERR_PARSE, "CSR larger than %d bytes (%zu)",
-			    PKI_CSR_MAX_LEN, len);
-		return -1;
-	}
-	req = pki_req_d2i(der, len);
-	if (!req) {
-		pki_err_ossl(err, PKI_ERR_PARSE, "not a DER PKCS#10 request");
-		return -1;
-	}
 	pk = X509_REQ_get0_pubkey(req);
 	if (!pk) {
 		pki_err_ossl(err, PKI_ERR_UNSUPPORTED,
@@ -145,16 +148,74 @@ int pki_csr_inspect(const uint8_t *der, size_t len, struct pki_csr_info *info,
 	pki_name_fill(nm, &info->name);
 	info->has_challenge =
 		X509_REQ_get_attr_by_NID(req, NID_pkcs9_challengePassword, -1) >= 0;
-	if (pki_spki_sha256(pk, info->spki_sha256) < 0) {
+	if (req_spki_sha256(req, info->spki_sha256) < 0) {
 		pki_err_ossl(err, PKI_ERR_PARSE, "CSR public key cannot be encoded");
 		goto out;
 	}
 	pki_hex(info->spki_sha256, 32, true, info->txid);
 	rc = 0;
 out:
-	X509_REQ_free(req);
 	ERR_clear_error();
 	return rc;
+}
+
+struct pki_csr *pki_csr_parse(const uint8_t *der, size_t len, struct pki_csr_info *info,
+			      struct pki_error *err)
+{
+	struct pki_csr *csr;
+
+	memset(info, 0, sizeof(*info));
+	if (!der || len == 0) {
+		pki_err_set(err, PKI_ERR_PARSE, "CSR is empty");
+		return NULL;
+	}
+	if (len > PKI_CSR_MAX_LEN) {
+		pki_err_set(err, PKI_ERR_PARSE, "CSR larger than %d bytes (%zu)",
+			    PKI_CSR_MAX_LEN, len);
+		return NULL;
+	}
+	csr = calloc(1, sizeof(*csr));
+	if (!csr) {
+		pki_err_set(err, PKI_ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	csr->req = pki_req_d2i(der, len);
+	if (!csr->req) {
+		pki_err_ossl(err, PKI_ERR_PARSE, "not a DER PKCS#10 request");
+		pki_csr_free(csr);
+		return NULL;
+	}
+	if (req_inspect(csr->req, info, err) < 0) {
+		pki_csr_free(csr);
+		return NULL;
+	}
+	if (pki_buf_set(&csr->der, der, len) < 0) {
+		pki_err_set(err, PKI_ERR_NOMEM, "out of memory");
+		pki_csr_free(csr);
+		return NULL;
+	}
+	memcpy(csr->txid, info->txid, sizeof(csr->txid));
+	return csr;
+}
+
+void pki_csr_free(struct pki_csr *csr)
+{
+	if (!csr)
+		return;
+	X509_REQ_free(csr->req);
+	pki_buf_free(&csr->der);	/* clears: it may hold a challenge */
+	free(csr);
+}
+
+int pki_csr_inspect(const uint8_t *der, size_t len, struct pki_csr_info *info,
+		    struct pki_error *err)
+{
+	struct pki_csr *csr = pki_csr_parse(der, len, info, err);
+
+	if (!csr)
+		return -1;
+	pki_csr_free(csr);
+	return 0;
 }
 
 int pki_csr_build(const struct pki_key *key, const struct pki_subject *subj,

@@ -566,6 +566,26 @@ struct pki_csr_info {
 int pki_csr_inspect(const uint8_t *der, size_t len, struct pki_csr_info *info,
 		    struct pki_error *err);
 
+/* A request parsed and checked by pki_csr_parse(), to enrol without
+ * parsing it again (pki_proxy_enroll_csr()). */
+struct pki_csr;
+
+/**
+ * pki_csr_parse - pki_csr_inspect(), keeping the parsed request
+ * @der: DER request (as pki_csr_inspect())
+ * @len: length
+ * @info: result
+ * @err: as pki_csr_inspect()
+ *
+ * Returns the request for pki_proxy_enroll_csr(), or NULL with @err set.
+ * Release with pki_csr_free().
+ */
+struct pki_csr *pki_csr_parse(const uint8_t *der, size_t len, struct pki_csr_info *info,
+			      struct pki_error *err);
+
+/** pki_csr_free - release a request from pki_csr_parse() (NULL is fine) */
+void pki_csr_free(struct pki_csr *csr);
+
 /**
  * pki_csr_build - make a PKCS#10 request signed with @key (SHA-256)
  * @key: requester's key
@@ -1063,6 +1083,7 @@ struct pki_enroll_result {
 	enum pki_msg_type type;		/* PKCSReq or RenewalReq */
 	const uint8_t *cert;		/* issued cert (SUCCESS only) */
 	size_t cert_len;
+	const struct pki_cert_info *cert_info;	/* pki_cert_inspect() of it, or NULL */
 	const uint8_t *ca;		/* the trustpoint's CA cert */
 	size_t ca_len;
 	const char *txid;
@@ -1214,6 +1235,22 @@ int pki_tp_activate_rollover(struct pki_trustpoint *tp, struct pki_error *err);
 struct pki_op *pki_proxy_enroll(struct pki_trustpoint *tp, const uint8_t *csr,
 				size_t csr_len, pki_enroll_cb *cb, void *arg,
 				struct pki_error *err);
+
+/**
+ * pki_proxy_enroll_csr - pki_proxy_enroll() of a request already parsed
+ * @tp: as pki_proxy_enroll()
+ * @csr: from pki_csr_parse(); the operation takes the parsed request out
+ *       of it (a second enrolment of the same @csr fails), the caller still
+ *       releases it with pki_csr_free()
+ * @cb: as pki_proxy_enroll()
+ * @arg: for @cb
+ * @err: immediate errors
+ *
+ * The request is parsed and verified once, by pki_csr_parse(), for the
+ * caller's checks and for the enrolment alike.
+ */
+struct pki_op *pki_proxy_enroll_csr(struct pki_trustpoint *tp, struct pki_csr *csr,
+				    pki_enroll_cb *cb, void *arg, struct pki_error *err);
 
 /**
  * pki_tp_get_next_ca - GetNextCACert: fetch and verify the rollover CA

@@ -38,6 +38,8 @@ void pki_key_describe(const EVP_PKEY *pk, struct pki_key_spec *spec,
 
 /* cert.c */
 X509 *pki_x509_d2i(const uint8_t *der, size_t len);	/* no trailing bytes */
+/* pki_cert_inspect() of a parsed certificate. */
+int pki_x509_inspect(X509 *x, struct pki_cert_info *info, struct pki_error *err);
 int pki_x509_i2d(X509 *x, struct pki_buf *out);
 void pki_name_fill(const X509_NAME *nm, struct pki_name *out);
 int pki_x509_issued_by(X509 *cert, X509 *ca);		/* 1 yes, 0 no */
@@ -52,6 +54,13 @@ X509_NAME *pki_subject_to_name(const struct pki_subject *subj,
 			       struct pki_error *err);
 
 /* csr.c */
+/* A request parsed and checked once (pki_csr_parse()): an enrolment takes
+ * req (and der) from it rather than parsing the DER again. */
+struct pki_csr {
+	X509_REQ *req;
+	struct pki_buf der;
+	char txid[PKI_TXID_LEN + 1];
+};
 X509_REQ *pki_req_d2i(const uint8_t *der, size_t len);
 int pki_spki_sha256(EVP_PKEY *pk, uint8_t md[32]);
 
@@ -88,6 +97,22 @@ int pki_cms_verify(CMS_ContentInfo *cms, X509 *signer, CMS_SignerInfo **si_out,
 		   struct pki_error *err);
 int pki_certs_from_certs_only(const uint8_t *der, size_t len,
 			      STACK_OF(X509) **out);
+/*
+ * pki_scep_request_build() and pki_scep_certrep_parse() with the CA/RA and
+ * our signer certificate already parsed (the DER fields of @req and @exp
+ * are not used): a trustpoint keeps them as X509, and decoding a
+ * certificate costs a public-key decode in OpenSSL 3. The CertRep's
+ * certificates stay parsed too (@certs, caller frees), @rep->certs empty.
+ */
+int pki_scep_request_build_x(const struct pki_scep_request *req, X509 *recipient,
+			     X509 *signer, struct pki_buf *out, struct pki_error *err);
+int pki_scep_certrep_parse_x(const uint8_t *der, size_t len,
+			     const struct pki_certrep_expect *exp, X509 *signer, X509 *me,
+			     struct pki_certrep *rep, STACK_OF(X509) **certs,
+			     struct pki_error *err);
+/* IssuerAndSubject of a CertPoll from the parsed CA certificate and CSR. */
+int pki_issuer_and_subject_x(X509 *ca, X509_REQ *csr, struct pki_buf *out,
+			     struct pki_error *err);
 
 /* http.c: libcurl multi driven by libevent */
 struct pki_http;
@@ -260,7 +285,8 @@ struct pki_op {
 	char txid[PKI_TXID_LEN + 1];
 	char clone_name[64];
 	struct pki_buf csr;
-	EVP_PKEY *csr_pub;
+	X509_REQ *csr_req;		/* csr, parsed once */
+	EVP_PKEY *csr_pub;		/* its key (a reference of our own) */
 	X509 *signer;			/* temp self-signed, or the identity cert */
 	struct pki_key *sign_key;	/* signs and decrypts; NULL: the trustpoint key */
 	struct pki_key *req_key;	/* the CSR's key when regenerating, else NULL */
@@ -272,6 +298,8 @@ struct pki_op {
 
 	/* Results owned by the op until its callback returns. */
 	struct pki_buf res_cert;
+	struct pki_cert_info res_info;
+	bool has_res_info;
 	struct pki_buf res_ca;
 	struct pki_caps auth_caps;
 };

@@ -76,6 +76,7 @@ void pki_op_destroy(struct pki_op *op)
 	pki_buf_free(&op->res_cert);
 	pki_buf_free(&op->res_ca);
 	EVP_PKEY_free(op->csr_pub);
+	X509_REQ_free(op->csr_req);
 	X509_free(op->signer);
 	pki_key_free(op->sign_key);
 	pki_key_free(op->req_key);
@@ -203,6 +204,7 @@ static void finish_enroll(struct pki_op *op, const struct pki_error *err)
 	if (err->status == PKI_OK) {
 		res.cert = op->res_cert.data;
 		res.cert_len = op->res_cert.len;
+		res.cert_info = op->has_res_info ? &op->res_info : NULL;
 		op->root->enrolled++;
 	} else {
 		op->root->failed++;
@@ -522,8 +524,10 @@ static int build_pkiop(void *arg, char **url, struct pki_buf *post,
 	struct pki_trustpoint *tp = op->tp;
 	struct pki_scep_request rq;
 	struct pki_scep_algs algs;
-	struct pki_buf rec = { NULL, 0 }, sgn = { NULL, 0 }, ias = { NULL, 0 };
+	struct pki_buf ias = { NULL, 0 };
 	struct pki_buf msg = { NULL, 0 };
+	/* A shadow renewal is addressed to the rollover CA's key. */
+	X509 *recipient = op->rollover ? tp->next_ca : enc_cert(tp);
 	char *message = NULL;
 	int rc = -1;
 
@@ -536,36 +540,26 @@ static int build_pkiop(void *arg, char **url, struct pki_buf *post,
 		goto out;
 	}
 	memcpy(rq.nonce, op->nonce, PKI_NONCE_LEN);
-	/* A shadow renewal is addressed to the rollover CA's key. */
-	if (pki_x509_i2d(op->rollover ? tp->next_ca : enc_cert(tp), &rec) < 0 ||
-	    pki_x509_i2d(op->signer, &sgn) < 0) {
-		pki_err_set(err, PKI_ERR_NOMEM, "out of memory");
-		goto out;
-	}
 	if (rq.type == PKI_MSG_CERTPOLL) {
-		struct pki_buf cad = { NULL, 0 };
+		X509 *ca = op->rollover ? tp->next_ca : tp->ca;
 
-		if (pki_x509_i2d(op->rollover ? tp->next_ca : tp->ca, &cad) < 0 ||
-		    pki_scep_issuer_and_subject(cad.data, cad.len, op->csr.data,
-						op->csr.len, &ias, err) < 0) {
-			pki_buf_free(&cad);
+		if (!ca || !op->csr_req) {
+			pki_err_set(err, PKI_ERR_INVALID, "no CA certificate or CSR for the CertPoll");
 			goto out;
 		}
-		pki_buf_free(&cad);
+		if (pki_issuer_and_subject_x(ca, op->csr_req, &ias, err) < 0)
+			goto out;
 		rq.payload = ias.data;
 		rq.payload_len = ias.len;
 	} else {
 		rq.payload = op->csr.data;
 		rq.payload_len = op->csr.len;
 	}
-	rq.recipient = rec.data;
-	rq.recipient_len = rec.len;
 	rq.signer_key = op->sign_key ? op->sign_key : tp->key;
-	rq.signer = sgn.data;
-	rq.signer_len = sgn.len;
 	rq.digest = algs.digest;
 	rq.cipher = algs.cipher;
-	if (pki_scep_request_build(&rq, &msg, err) < 0)
+	/* The certificates as the trustpoint holds them, parsed once. */
+	if (pki_scep_request_build_x(&rq, recipient, op->signer, &msg, err) < 0)
 		goto out;
 	if (!algs.post && !(message = b64_pct(&msg))) {
 		pki_err_set(err, PKI_ERR_NOMEM, "out of memory");
@@ -586,8 +580,6 @@ static int build_pkiop(void *arg, char **url, struct pki_buf *post,
 	rc = 0;
 out:
 	free(message);
-	pki_buf_free(&rec);
-	pki_buf_free(&sgn);
 	pki_buf_free(&ias);
 	pki_buf_free(&msg);
 	return rc;
@@ -617,28 +609,26 @@ static bool transient(const struct pki_http_result *res)
 	       (res->status == PKI_ERR_CA_HTTP && res->code >= 500);
 }
 
-static void enroll_success(struct pki_op *op, const struct pki_certrep *rep)
+static void enroll_success(struct pki_op *op, STACK_OF(X509) *certs)
 {
 	struct pki_trustpoint *tp = op->tp;
 	struct pki_error err;
 	X509 *mine = NULL;
-	size_t i;
+	int i, n = sk_X509_num(certs);
 
 	pki_err_clear(&err);
-	for (i = 0; i < rep->n_certs && !mine; i++) {
-		X509 *x = pki_x509_d2i(rep->certs[i].data, rep->certs[i].len);
+	for (i = 0; i < n && !mine; i++) {
+		X509 *x = sk_X509_value(certs, i);
 
 		/* Match by key, not by position: micromdm also sends the CA. */
-		if (x && EVP_PKEY_eq(X509_get0_pubkey(x), op->csr_pub) == 1)
+		if (EVP_PKEY_eq(X509_get0_pubkey(x), op->csr_pub) == 1 && X509_up_ref(x))
 			mine = x;
-		else
-			X509_free(x);
 	}
 	ERR_clear_error();
 	if (!mine) {
 		finish_enroll_status(op, PKI_ERR_NO_MATCHING_CERT,
-				     "none of the %zu certificates from CA %s carries the CSR's public key",
-				     rep->n_certs, tp->url);
+				     "none of the %d certificates from CA %s carries the CSR's public key",
+				     n, tp->url);
 		return;
 	}
 	if (!pki_x509_issued_by(mine, op->rollover ? tp->next_ca : tp->ca)) {
@@ -656,6 +646,9 @@ static void enroll_success(struct pki_op *op, const struct pki_certrep *rep)
 		finish_enroll_status(op, PKI_ERR_NOMEM, "out of memory");
 		return;
 	}
+	/* The caller wants its serial, names and fingerprints: from here,
+	 * rather than parsing the DER again. */
+	op->has_res_info = pki_x509_inspect(mine, &op->res_info, NULL) == 0;
 	if (!op->proxy) {
 		int rc = op->rollover
 			 ? pki_tp_install_next_identity(op->root, mine, op->req_key, &err)
@@ -680,7 +673,7 @@ static void pkiop_done(struct pki_op *op, struct pki_http_result *res)
 	struct pki_trustpoint *tp = op->tp;
 	struct pki_certrep_expect exp;
 	struct pki_certrep rep;
-	struct pki_buf sgn = { NULL, 0 }, me = { NULL, 0 };
+	STACK_OF(X509) *certs = NULL;
 	struct pki_error err;
 
 	if (res->status != PKI_OK) {
@@ -701,42 +694,26 @@ static void pkiop_done(struct pki_op *op, struct pki_http_result *res)
 				     tp->url, res->content_type[0] ? res->content_type : "(none)");
 		return;
 	}
-	if (pki_x509_i2d(op->rollover ? tp->next_ca : sig_cert(tp), &sgn) < 0 ||
-	    pki_x509_i2d(op->signer, &me) < 0) {
-		pki_buf_free(&sgn);
-		pki_buf_free(&me);
-		finish_enroll_status(op, PKI_ERR_NOMEM, "out of memory");
-		return;
-	}
-	exp.signer = sgn.data;
-	exp.signer_len = sgn.len;
+	/* The trustpoint's certificates and our signer, as parsed already. */
+	memset(&exp, 0, sizeof(exp));
 	exp.txid = op->txid;
 	exp.nonce = op->nonce;
 	exp.key = op->sign_key ? op->sign_key : tp->key;
-	exp.cert = me.data;
-	exp.cert_len = me.len;
-	int prc = pki_scep_certrep_parse(res->body.data, res->body.len, &exp, &rep, &err);
-	if (prc < 0 && op->rollover && err.status == PKI_ERR_BAD_SIGNATURE) {
+	int prc = pki_scep_certrep_parse_x(res->body.data, res->body.len, &exp,
+					   op->rollover ? tp->next_ca : sig_cert(tp), op->signer,
+					   &rep, &certs, &err);
+	if (prc < 0 && op->rollover && err.status == PKI_ERR_BAD_SIGNATURE)
 		/* Until the rollover, a CA may still sign its answers with the
 		 * current key even for the rollover CA's certificates. */
-		pki_buf_free(&sgn);
-		if (pki_x509_i2d(sig_cert(tp), &sgn) == 0) {
-			exp.signer = sgn.data;
-			exp.signer_len = sgn.len;
-			prc = pki_scep_certrep_parse(res->body.data, res->body.len, &exp, &rep, &err);
-		}
-	}
+		prc = pki_scep_certrep_parse_x(res->body.data, res->body.len, &exp, sig_cert(tp),
+					       op->signer, &rep, &certs, &err);
 	if (prc < 0) {
 		char why[sizeof(err.reason)];
 
-		pki_buf_free(&sgn);
-		pki_buf_free(&me);
 		snprintf(why, sizeof(why), "%s", err.reason);
 		finish_enroll_status(op, err.status, "CA %s: %.200s", tp->url, why);
 		return;
 	}
-	pki_buf_free(&sgn);
-	pki_buf_free(&me);
 	op->last_poll_error[0] = '\0';
 	switch (rep.status) {
 	case PKI_PKISTATUS_FAILURE:
@@ -755,10 +732,12 @@ static void pkiop_done(struct pki_op *op, struct pki_http_result *res)
 		next_poll(op);
 		return;
 	case PKI_PKISTATUS_SUCCESS:
-		enroll_success(op, &rep);
 		pki_certrep_free(&rep);
+		enroll_success(op, certs);
+		sk_X509_pop_free(certs, X509_free);
 		return;
 	}
+	sk_X509_pop_free(certs, X509_free);
 	pki_certrep_free(&rep);
 	finish_enroll_status(op, PKI_ERR_CA_GARBAGE, "CA %s: unknown pkiStatus", tp->url);
 }
@@ -920,15 +899,14 @@ int pki_enroll_preflight(struct pki_trustpoint *tp, struct pki_error *err)
 /* Common start of PKCSReq / RenewalReq / proxy: op holds csr and signer. */
 static struct pki_op *enroll_start(struct pki_op *op, struct pki_error *err)
 {
-	X509_REQ *req = pki_req_d2i(op->csr.data, op->csr.len);
-
-	if (!req || !(op->csr_pub = X509_REQ_get_pubkey(req))) {
-		X509_REQ_free(req);
+	/* A proxy enrolment brings the request parsed already. */
+	if (!op->csr_req)
+		op->csr_req = pki_req_d2i(op->csr.data, op->csr.len);
+	if (!op->csr_req || !(op->csr_pub = X509_REQ_get_pubkey(op->csr_req))) {
 		pki_err_set(err, PKI_ERR_PARSE, "CSR does not parse");
 		pki_op_destroy(op);
 		return NULL;
 	}
-	X509_REQ_free(req);
 	if (!op->tp->caps.known) {
 		op->caps_tried = true;
 		op->state = ST_CAPS;
@@ -1079,19 +1057,20 @@ int pki_op_proxy_clone(struct pki_op *op, const char *name, struct pki_error *er
 	return op->signer ? 0 : -1;
 }
 
-struct pki_op *pki_proxy_enroll(struct pki_trustpoint *tp, const uint8_t *csr,
-				size_t csr_len, pki_enroll_cb *cb, void *arg,
-				struct pki_error *err)
+struct pki_op *pki_proxy_enroll_csr(struct pki_trustpoint *tp, struct pki_csr *csr,
+				    pki_enroll_cb *cb, void *arg, struct pki_error *err)
 {
-	struct pki_csr_info info;
 	struct pki_op *op;
 
 	if (tp->parent) {
 		pki_err_set(err, PKI_ERR_INVALID, "%s is a proxy clone", tp->name);
 		return NULL;
 	}
-	if (pki_csr_inspect(csr, csr_len, &info, err) < 0 ||
-	    pki_enroll_preflight(tp, err) < 0)
+	if (!csr || !csr->req) {
+		pki_err_set(err, PKI_ERR_INVALID, "no parsed CSR (enrolled already?)");
+		return NULL;
+	}
+	if (pki_enroll_preflight(tp, err) < 0)
 		return NULL;
 	op = pki_op_new(tp, OP_ENROLL, arg, err);
 	if (!op)
@@ -1099,17 +1078,38 @@ struct pki_op *pki_proxy_enroll(struct pki_trustpoint *tp, const uint8_t *csr,
 	op->enroll_cb = cb;
 	op->msg_type = PKI_MSG_PKCSREQ;
 	/* The AP's key names the transaction, so its retries stay one. */
-	memcpy(op->txid, info.txid, sizeof(op->txid));
-	if (pki_buf_set(&op->csr, csr, csr_len) < 0) {
-		pki_err_set(err, PKI_ERR_NOMEM, "out of memory");
-		pki_op_destroy(op);
-		return NULL;
-	}
+	memcpy(op->txid, csr->txid, sizeof(op->txid));
+	/* The op takes the request as parsed and checked by pki_csr_parse(). */
+	op->csr = csr->der;
+	csr->der.data = NULL;
+	csr->der.len = 0;
+	op->csr_req = csr->req;
+	csr->req = NULL;
 	if (pki_op_proxy_clone(op, NULL, err) < 0) {
 		pki_op_destroy(op);
 		return NULL;
 	}
 	return enroll_start(op, err);
+}
+
+struct pki_op *pki_proxy_enroll(struct pki_trustpoint *tp, const uint8_t *csr,
+				size_t csr_len, pki_enroll_cb *cb, void *arg,
+				struct pki_error *err)
+{
+	struct pki_csr_info info;
+	struct pki_csr *parsed;
+	struct pki_op *op;
+
+	if (tp->parent) {
+		pki_err_set(err, PKI_ERR_INVALID, "%s is a proxy clone", tp->name);
+		return NULL;
+	}
+	parsed = pki_csr_parse(csr, csr_len, &info, err);
+	if (!parsed)
+		return NULL;
+	op = pki_proxy_enroll_csr(tp, parsed, cb, arg, err);
+	pki_csr_free(parsed);
+	return op;
 }
 
 struct pki_op *pki_tp_get_next_ca(struct pki_trustpoint *tp, pki_nextca_cb *cb,

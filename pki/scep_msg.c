@@ -369,6 +369,16 @@ int pki_scep_request_build(const struct pki_scep_request *req,
 {
 	X509 *recip = pki_x509_d2i(req->recipient, req->recipient_len);
 	X509 *signer = pki_x509_d2i(req->signer, req->signer_len);
+	int rc = pki_scep_request_build_x(req, recip, signer, out, err);
+
+	X509_free(recip);
+	X509_free(signer);
+	return rc;
+}
+
+int pki_scep_request_build_x(const struct pki_scep_request *req, X509 *recip,
+			     X509 *signer, struct pki_buf *out, struct pki_error *err)
+{
 	struct pki_buf env = { NULL, 0 };
 	int rc = -1;
 
@@ -392,8 +402,6 @@ int pki_scep_request_build(const struct pki_scep_request *req,
 out:
 	/* The envelope is ciphertext, but the CSR inside may carry a challenge. */
 	pki_buf_free(&env);
-	X509_free(recip);
-	X509_free(signer);
 	return rc;
 }
 
@@ -419,6 +427,24 @@ int pki_scep_issuer_and_subject(const uint8_t *ca, size_t ca_len,
 {
 	X509 *x = pki_x509_d2i(ca, ca_len);
 	X509_REQ *r = pki_req_d2i(csr, csr_len);
+	int rc;
+
+	if (!x || !r) {
+		out->data = NULL;
+		out->len = 0;
+		pki_err_set(err, PKI_ERR_PARSE, "%s does not parse", x ? "CSR" : "CA cert");
+		rc = -1;
+	} else {
+		rc = pki_issuer_and_subject_x(x, r, out, err);
+	}
+	X509_free(x);
+	X509_REQ_free(r);
+	return rc;
+}
+
+int pki_issuer_and_subject_x(X509 *x, X509_REQ *r, struct pki_buf *out,
+			     struct pki_error *err)
+{
 	unsigned char *a = NULL, *b = NULL;
 	int na = 0, nb = 0, rc = -1;
 	uint8_t hdr[16];
@@ -426,10 +452,6 @@ int pki_scep_issuer_and_subject(const uint8_t *ca, size_t ca_len,
 
 	out->data = NULL;
 	out->len = 0;
-	if (!x || !r) {
-		pki_err_set(err, PKI_ERR_PARSE, "%s does not parse", x ? "CSR" : "CA cert");
-		goto out;
-	}
 	na = i2d_X509_NAME(X509_get_subject_name(x), &a);
 	nb = i2d_X509_NAME(X509_REQ_get_subject_name(r), &b);
 	if (na <= 0 || nb <= 0)
@@ -452,8 +474,6 @@ nomem:
 out:
 	OPENSSL_free(a);
 	OPENSSL_free(b);
-	X509_free(x);
-	X509_REQ_free(r);
 	return rc;
 }
 
@@ -489,11 +509,11 @@ static int stack_to_bufs(STACK_OF(X509) *sk, struct pki_buf **out, size_t *n)
 }
 
 static int open_success(const struct pki_buf *content,
-			const struct pki_certrep_expect *exp,
-			struct pki_certrep *rep, struct pki_error *err)
+			const struct pki_certrep_expect *exp, X509 *me,
+			struct pki_certrep *rep, STACK_OF(X509) **certs_out,
+			struct pki_error *err)
 {
 	CMS_ContentInfo *env = pki_cms_d2i(content->data, content->len);
-	X509 *me = pki_x509_d2i(exp->cert, exp->cert_len);
 	STACK_OF(X509) *certs = NULL;
 	BIO *out = BIO_new(BIO_s_mem());
 	struct pki_buf inner = { NULL, 0 };
@@ -521,7 +541,10 @@ static int open_success(const struct pki_buf *content,
 			    "CertRep payload is not a certs-only SignedData with certificates");
 		goto done;
 	}
-	if (stack_to_bufs(certs, &rep->certs, &rep->n_certs) < 0) {
+	if (certs_out) {
+		*certs_out = certs;
+		certs = NULL;
+	} else if (stack_to_bufs(certs, &rep->certs, &rep->n_certs) < 0) {
 		pki_err_set(err, PKI_ERR_NOMEM, "out of memory");
 		goto done;
 	}
@@ -530,7 +553,6 @@ done:
 	pki_buf_free(&inner);
 	sk_X509_pop_free(certs, X509_free);
 	BIO_free(out);
-	X509_free(me);
 	CMS_ContentInfo_free(env);
 	ERR_clear_error();
 	return rc;
@@ -540,9 +562,31 @@ int pki_scep_certrep_parse(const uint8_t *der, size_t len,
 			   const struct pki_certrep_expect *exp,
 			   struct pki_certrep *rep, struct pki_error *err)
 {
+	X509 *signer = NULL, *me = NULL;
+	int rc;
+
+	if (!der || !len || len > PKI_SCEP_MSG_MAX) {
+		memset(rep, 0, sizeof(*rep));
+		rep->fail_info = PKI_FAIL_NONE;
+		pki_err_set(err, PKI_ERR_CA_GARBAGE, "CertRep of %zu bytes", len);
+		return -1;
+	}
+	signer = pki_x509_d2i(exp->signer, exp->signer_len);
+	if (exp->cert)
+		me = pki_x509_d2i(exp->cert, exp->cert_len);
+	rc = pki_scep_certrep_parse_x(der, len, exp, signer, me, rep, NULL, err);
+	X509_free(signer);
+	X509_free(me);
+	return rc;
+}
+
+int pki_scep_certrep_parse_x(const uint8_t *der, size_t len,
+			     const struct pki_certrep_expect *exp, X509 *signer, X509 *me,
+			     struct pki_certrep *rep, STACK_OF(X509) **certs,
+			     struct pki_error *err)
+{
 	CMS_ContentInfo *cms = NULL;
 	CMS_SignerInfo *si = NULL;
-	X509 *signer = NULL;
 	struct pki_buf content = { NULL, 0 };
 	uint8_t nonce[PKI_NONCE_LEN];
 	char buf[160];
@@ -553,11 +597,12 @@ int pki_scep_certrep_parse(const uint8_t *der, size_t len,
 
 	memset(rep, 0, sizeof(*rep));
 	rep->fail_info = PKI_FAIL_NONE;
+	if (certs)
+		*certs = NULL;
 	if (!der || !len || len > PKI_SCEP_MSG_MAX) {
 		pki_err_set(err, PKI_ERR_CA_GARBAGE, "CertRep of %zu bytes", len);
 		return -1;
 	}
-	signer = pki_x509_d2i(exp->signer, exp->signer_len);
 	if (!signer || !exp->txid || !exp->nonce) {
 		pki_err_set(err, PKI_ERR_INVALID, "CertRep expectations incomplete");
 		goto out;
@@ -640,13 +685,12 @@ int pki_scep_certrep_parse(const uint8_t *der, size_t len,
 		pki_err_set(err, PKI_ERR_CA_GARBAGE, "SUCCESS CertRep without payload");
 		goto out;
 	}
-	rc = open_success(&content, exp, rep, err);
+	rc = open_success(&content, exp, me, rep, certs, err);
 out:
 	if (rc < 0)
 		pki_certrep_free(rep);
 	pki_buf_free(&content);
 	CMS_ContentInfo_free(cms);
-	X509_free(signer);
 	ERR_clear_error();
 	return rc;
 }

@@ -179,16 +179,11 @@ struct pki_op *pki_enroll_resume(struct pki_trustpoint *tp, const char *json,
 		op->started_ms -= (uint64_t)(now - started) * 1000u;
 	pki_buf_free(&sgn);
 	json_decref(o);
-	{
-		X509_REQ *req = pki_req_d2i(op->csr.data, op->csr.len);
-
-		if (!req || !(op->csr_pub = X509_REQ_get_pubkey(req))) {
-			X509_REQ_free(req);
-			pki_err_set(err, PKI_ERR_PARSE, "enrollment state: CSR does not parse");
-			pki_op_destroy(op);
-			return NULL;
-		}
-		X509_REQ_free(req);
+	op->csr_req = pki_req_d2i(op->csr.data, op->csr.len);
+	if (!op->csr_req || !(op->csr_pub = X509_REQ_get_pubkey(op->csr_req))) {
+		pki_err_set(err, PKI_ERR_PARSE, "enrollment state: CSR does not parse");
+		pki_op_destroy(op);
+		return NULL;
 	}
 	{
 		uint64_t delay = 0;

@@ -21,7 +21,7 @@ import urllib.request
 import pytest
 
 from conftest import MicromdmCA, free_port, openssl, openssl_dates, openssl_serial
-from lscd_env import LSCCTL, LSCD, Apsim, Lscd, by_state, wait_for
+from lscd_env import LSCCTL, LSCD, ROOT, Apsim, Lscd, by_state, wait_for
 from test_provision import SUBJECT, ac_trust, cn_for, issued, mac_of, provisioning
 
 N_APS = 12
@@ -460,6 +460,13 @@ def test_metrics_count_the_fleet(fleet):
     assert metric(samples, "lscd_joins_total") >= 17         # 12 MIC joins + 5 LSC joins
     assert types["lscd_ca_latency_seconds"] == "histogram"
     assert types["lscd_join_failures_total"] == "counter"
+    # the handshake backlog is drained and, for twelve APs, dropped nothing
+    assert metric(samples, "lscd_dtls_backlog_datagrams") == 0
+    assert metric(samples, "lscd_dtls_backlog_dropped_total") == 0
+    # every family lscd exports is in lscd(8)'s table, with the same type
+    manual = os.path.join(ROOT, "docs", "lscd.8.md")
+    documented = dict(re.findall(r"^\| `(lscd_\w+)` \| (\w+) \|", open(manual).read(), re.M))
+    assert types == documented
     buckets = [(l["le"], v) for n, l, v in samples if n == "lscd_ca_latency_seconds_bucket"]
     assert buckets[-1] == ("+Inf", issued_n)
     assert [v for _, v in buckets] == sorted(v for _, v in buckets), "cumulative buckets"

@@ -304,6 +304,49 @@ static void test_first_client_hello_gets_only_a_cookie(void **state)
 	test_cert_free(&ap);
 }
 
+/* The cookie is a function of the address and port alone: the same
+ * ClientHello gets the very same HelloVerifyRequest however often it comes
+ * (the keyed HMAC is reused, never used up), another port another one. */
+static void test_cookie_is_stable_per_address(void **state)
+{
+	struct world *w = *state;
+	struct test_cert ap = test_cert_make("ap-001122334455", &w->mfg, false, -60, 86400, NULL);
+	struct capwap_dtls_conn *conn = NULL;
+	struct sockaddr_in other = w->cli_addr;
+	uint8_t first[2048];
+	size_t first_len;
+
+	client_start(w, &ap, NULL, w->ac_trust);
+	assert_int_equal(w->to_server.n, 1);
+	for (int i = 0; i < 3; i++) {
+		w->to_client.n = 0;
+		assert_int_equal(capwap_dtls_accept(w->server, (struct sockaddr *)&w->cli_addr,
+						    sizeof(w->cli_addr), w->to_server.d[0].data,
+						    w->to_server.d[0].len, ep_send, &w->srv, &ops, &conn),
+				 CAPWAP_DTLS_ACCEPT_COOKIE);
+		assert_int_equal(w->to_client.n, 1);
+		if (i == 0) {
+			assert_true(w->to_client.d[0].len <= sizeof(first));
+			first_len = w->to_client.d[0].len;
+			memcpy(first, w->to_client.d[0].data, first_len);
+		} else {
+			assert_int_equal(w->to_client.d[0].len, first_len);
+			assert_memory_equal(w->to_client.d[0].data, first, first_len);
+		}
+	}
+	w->to_client.n = 0;
+	other.sin_port = htons(40001);
+	assert_int_equal(capwap_dtls_accept(w->server, (struct sockaddr *)&other, sizeof(other),
+					    w->to_server.d[0].data, w->to_server.d[0].len, ep_send,
+					    &w->srv, &ops, &conn),
+			 CAPWAP_DTLS_ACCEPT_COOKIE);
+	assert_int_equal(w->to_client.n, 1);
+	assert_int_equal(w->to_client.d[0].len, first_len);
+	assert_memory_not_equal(w->to_client.d[0].data, first, first_len);
+	assert_null(conn);
+	test_cert_free(&ap);
+}
+
 static void test_garbage_is_dropped_without_answer(void **state)
 {
 	struct world *w = *state;
@@ -563,6 +606,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mic_handshake_identifies_ap, world_setup, world_teardown),
 		cmocka_unit_test_setup_teardown(test_lsc_is_recognised_as_lsc, world_setup, world_teardown),
 		cmocka_unit_test_setup_teardown(test_first_client_hello_gets_only_a_cookie, world_setup, world_teardown),
+		cmocka_unit_test_setup_teardown(test_cookie_is_stable_per_address, world_setup, world_teardown),
 		cmocka_unit_test_setup_teardown(test_garbage_is_dropped_without_answer, world_setup, world_teardown),
 		cmocka_unit_test_setup_teardown(test_untrusted_mic_is_refused, world_setup, world_teardown),
 		cmocka_unit_test_setup_teardown(test_expired_mic_is_refused, world_setup, world_teardown),

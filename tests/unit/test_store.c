@@ -1,7 +1,8 @@
 /*
  * The SQLite state store: file modes, AP records, certificates (one
  * current per AP, history, duplicate serials), audit order and filters,
- * key/value, transactions, reopen, and a writer killed with SIGKILL.
+ * key/value, transactions, reopen, a writer killed with SIGKILL, and the
+ * checkpointer thread.
  *
  * `test_store --bench [n]` instead times store_ap_put + store_audit (the
  * pair the daemon runs per provisioning step) and prints the figures.
@@ -14,6 +15,7 @@
 
 #include <errno.h>
 #include <ftw.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -656,6 +658,99 @@ static void test_crash(void **state)
 	store_close(st);
 }
 
+/* ------------------------------------------------------------------------
+ * The checkpointer thread: with SQLite's automatic checkpoint off, the WAL
+ * still reaches the database file while the store is open, a large WAL
+ * file is cut back, and the thread starts and stops with every store.
+ * ------------------------------------------------------------------------ */
+
+/* ctrl/store.c cuts a WAL file larger than 4 MiB back at a quiet moment. */
+#define WAL_KEEP (4 * 1024 * 1024)
+
+static long long size_of(const char *path)
+{
+	struct stat sb;
+
+	return stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
+}
+
+/* Poll for a file size; generous deadlines: this is not a timing test. */
+static bool size_reaches(const char *path, long long min, long long max, int seconds)
+{
+	for (int i = 0; i < seconds * 20; i++) {
+		long long n = size_of(path);
+		if (n >= min && n <= max)
+			return true;
+		usleep(50000);
+	}
+	return false;
+}
+
+static void audit_rows(struct store *st, unsigned from, unsigned n)
+{
+	uint8_t mac[6];
+	char pad[201];
+
+	mac_n(mac, 1);
+	memset(pad, 'x', sizeof(pad) - 1);
+	pad[sizeof(pad) - 1] = '\0';
+	for (unsigned i = from; i < from + n; i++)
+		assert_true(store_audit(st, mac, "tick", "%u %s", i, pad));
+}
+
+static void test_checkpointer(void **state)
+{
+	struct fx *f = *state;
+	struct store *st = open_ok(f);
+	long long before = size_of(f->db);
+
+	/* One small commit: the thread's timer takes it to the database. */
+	audit_rows(st, 0, 1);
+	assert_true(size_reaches(f->db, before + 4096, LLONG_MAX, 30));
+	/* Over a thousand pages of commits: the page threshold wakes it. */
+	audit_rows(st, 1, 1500);
+	assert_true(size_reaches(f->db, 1500 * 200, LLONG_MAX, 30));
+	store_close(st);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM audit"), 1501);
+}
+
+static void test_checkpointer_cuts_wal_back(void **state)
+{
+	struct fx *f = *state;
+	struct store *st = open_ok(f);
+	char wal[160];
+
+	snprintf(wal, sizeof(wal), "%s-wal", f->db);
+	/* Tens of MiB through the WAL in bursts: after each, once nothing is
+	 * written for a while, the WAL file is cut back, and commits go on. */
+	for (unsigned burst = 0; burst < 3; burst++) {
+		audit_rows(st, burst * 2000, 2000);
+		assert_true(size_of(wal) > WAL_KEEP);
+		assert_true(size_reaches(wal, 0, WAL_KEEP, 30));
+	}
+	store_close(st);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM audit"), 3 * 2000);
+}
+
+static void test_checkpointer_start_stop(void **state)
+{
+	struct fx *f = *state;
+	char wal[160];
+
+	/* The thread starts with every open and is joined by every close,
+	 * however short the store's life (ASan: nothing left behind). */
+	for (unsigned i = 0; i < 25; i++) {
+		struct store *st = open_ok(f);
+		if (i % 2)
+			audit_rows(st, i, 3);
+		store_close(st);
+	}
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM audit"), 12 * 3);
+	/* The last close checkpoints everything and removes the WAL. */
+	snprintf(wal, sizeof(wal), "%s-wal", f->db);
+	assert_int_equal(size_of(wal), -1);
+}
+
 /* ------------------------------------------------------------------------ */
 
 static int cmp_ll(const void *a, const void *b)
@@ -724,6 +819,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checkpointer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checkpointer_cuts_wal_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checkpointer_start_stop, setup, teardown),
 	};
 
 	if (argc >= 2 && !strcmp(argv[1], "--bench"))
