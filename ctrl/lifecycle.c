@@ -636,15 +636,24 @@ static void activate_rollover(struct tpm_entry *e)
 
 /* ---- timers ---------------------------------------------------------------------- */
 
+/* Whether a timer that fired may act. It wakes early for a far due date
+ * (arm_at() caps the wait at REPLAN_MAX_S) or after a clock step, and may
+ * find an operation still running: then the plan is made again instead. */
+static bool timer_due(struct tpm_entry *e, int64_t due)
+{
+	if (e->lc.op == NULL && lscd_wall_time(e->d) >= due)
+		return true;
+	lifecycle_plan(e);
+	return false;
+}
+
 static void on_renew(evutil_socket_t fd, short what, void *arg)
 {
 	struct tpm_entry *e = arg;
 	(void)fd;
 	(void)what;
-	if (e->lc.op != NULL || lscd_wall_time(e->d) < e->lc.renew_due) {
-		lifecycle_plan(e);       /* woke up early to re-plan */
+	if (!timer_due(e, e->lc.renew_due))
 		return;
-	}
 	start_renewal(e, false);
 }
 
@@ -654,10 +663,8 @@ static void on_shadow(evutil_socket_t fd, short what, void *arg)
 	struct pki_buf next = { 0 };
 	(void)fd;
 	(void)what;
-	if (e->lc.op != NULL || lscd_wall_time(e->d) < e->lc.shadow_due) {
-		lifecycle_plan(e);
+	if (!timer_due(e, e->lc.shadow_due))
 		return;
-	}
 	bool have_next = tpm_cert(e->d, e->name, PKI_TP_CERT_NEXT_CA, &next);
 	pki_buf_free(&next);
 	if (e->lc.shadow_renews && have_next) {
@@ -673,10 +680,8 @@ static void on_rollover(evutil_socket_t fd, short what, void *arg)
 	struct tpm_entry *e = arg;
 	(void)fd;
 	(void)what;
-	if (e->lc.op != NULL || lscd_wall_time(e->d) < e->lc.rollover_due) {
-		lifecycle_plan(e);
+	if (!timer_due(e, e->lc.rollover_due))
 		return;
-	}
 	activate_rollover(e);
 }
 

@@ -236,6 +236,9 @@ int pki_tp_store_caps(struct pki_trustpoint *tp, const char *body, size_t len,
 void pki_op_cancel_all(struct pki_trustpoint *root);
 int pki_tp_path(const struct pki_trustpoint *tp, const char *file, char *out,
 		size_t outsz);
+/* pki_tp_path(), setting @err ("path too long") when it fails. */
+int pki_tp_path_or_err(const struct pki_trustpoint *tp, const char *file, char *out,
+		       size_t outsz, struct pki_error *err);
 X509 *pki_tp_load_cert(const struct pki_trustpoint *tp, const char *file);
 
 /* renew.c: shadow keys, key/cert swaps, CA rollover and its pin lineage. */

@@ -33,10 +33,9 @@ static int file_rename(struct pki_trustpoint *tp, const char *from, const char *
 {
 	char a[4096], b[4096];
 
-	if (pki_tp_path(tp, from, a, sizeof(a)) < 0 || pki_tp_path(tp, to, b, sizeof(b)) < 0) {
-		pki_err_set(err, PKI_ERR_IO, "trustpoint %s: path too long", tp->name);
+	if (pki_tp_path_or_err(tp, from, a, sizeof(a), err) < 0 ||
+	    pki_tp_path_or_err(tp, to, b, sizeof(b), err) < 0)
 		return -1;
-	}
 	if (rename(a, b) < 0) {
 		pki_err_set(err, PKI_ERR_IO, "rename %s to %s: %s", a, b, strerror(errno));
 		return -1;
@@ -129,10 +128,8 @@ int pki_tp_lineage_add(struct pki_trustpoint *tp, X509 *old_ca, X509 *new_ca,
 	pki_hex(b, 32, false, line + 65);
 	line[129] = '\n';
 	line[130] = '\0';
-	if (pki_tp_path(tp, PKI_FILE_LINEAGE, path, sizeof(path)) < 0) {
-		pki_err_set(err, PKI_ERR_IO, "trustpoint %s: path too long", tp->name);
+	if (pki_tp_path_or_err(tp, PKI_FILE_LINEAGE, path, sizeof(path), err) < 0)
 		return -1;
-	}
 	if (pki_file_read(path, 64 * 1024, &text, NULL) == 0 && text.data &&
 	    strstr((const char *)text.data, line)) {
 		pki_buf_free(&text);
@@ -162,10 +159,8 @@ int pki_tp_save_shadow_key(struct pki_trustpoint *tp, const struct pki_key *key,
 
 	if (!tp->dir)
 		return 0;
-	if (pki_tp_path(tp, PKI_FILE_KEY_NEW, path, sizeof(path)) < 0) {
-		pki_err_set(err, PKI_ERR_IO, "trustpoint %s: path too long", tp->name);
+	if (pki_tp_path_or_err(tp, PKI_FILE_KEY_NEW, path, sizeof(path), err) < 0)
 		return -1;
-	}
 	return pki_key_save(key, path, err);
 }
 

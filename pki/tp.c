@@ -96,6 +96,15 @@ int pki_tp_path(const struct pki_trustpoint *tp, const char *file, char *out,
 	return (size_t)snprintf(out, outsz, "%s/%s", tp->dir, file) < outsz ? 0 : -1;
 }
 
+int pki_tp_path_or_err(const struct pki_trustpoint *tp, const char *file, char *out,
+		       size_t outsz, struct pki_error *err)
+{
+	if (pki_tp_path(tp, file, out, outsz) == 0)
+		return 0;
+	pki_err_set(err, PKI_ERR_IO, "trustpoint %s: path too long", tp->name);
+	return -1;
+}
+
 #define path_of pki_tp_path
 #define load_cert_file pki_tp_load_cert
 
@@ -122,10 +131,8 @@ int pki_tp_store_cert(struct pki_trustpoint *tp, const char *file, X509 *x,
 
 	if (!tp->dir)
 		return 0;	/* clones live in memory only */
-	if (path_of(tp, file, path, sizeof(path)) < 0) {
-		pki_err_set(err, PKI_ERR_IO, "trustpoint %s: path too long", tp->name);
+	if (pki_tp_path_or_err(tp, file, path, sizeof(path), err) < 0)
 		return -1;
-	}
 	if (!x) {
 		if (unlink(path) < 0 && errno != ENOENT) {
 			pki_err_set(err, PKI_ERR_IO, "%s: %s", path, strerror(errno));
@@ -153,10 +160,8 @@ int pki_tp_store_caps(struct pki_trustpoint *tp, const char *body, size_t len,
 
 	if (!tp->dir)
 		return 0;
-	if (path_of(tp, FILE_CAPS, path, sizeof(path)) < 0) {
-		pki_err_set(err, PKI_ERR_IO, "trustpoint %s: path too long", tp->name);
+	if (pki_tp_path_or_err(tp, FILE_CAPS, path, sizeof(path), err) < 0)
 		return -1;
-	}
 	return pki_file_write(path, body, len, 0644, err);
 }
 
@@ -175,10 +180,8 @@ static int setup_key(struct pki_trustpoint *tp, const struct pki_tp_config *cfg,
 	char path[4096], want[16], have[16];
 	struct pki_key_spec spec;
 
-	if (path_of(tp, FILE_KEY, path, sizeof(path)) < 0) {
-		pki_err_set(err, PKI_ERR_IO, "trustpoint %s: path too long", tp->name);
+	if (pki_tp_path_or_err(tp, FILE_KEY, path, sizeof(path), err) < 0)
 		return -1;
-	}
 	if (cfg->key_file) {
 		if (pki_key_load(cfg->key_file, &tp->key, err) < 0)
 			return -1;
