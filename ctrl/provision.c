@@ -748,14 +748,13 @@ static void on_enrolled(const struct pki_enroll_result *res, void *arg)
 	}
 	p->stats.enrollments_succeeded++;
 
-	struct pki_cert_info info;
-	struct pki_error perr;
+	struct pki_cert_info info = { 0 };
 	struct store_cert cert = { 0 };
 	bool duplicate = false;
-	/* pki/ parsed the certificate already: res->cert_info. */
-	if (res->cert_info != NULL)
+	/* pki/ inspected the certificate as it took it from the CertRep; NULL
+	 * only when that failed, and parsing its DER again would fail too. */
+	if (res->cert_info != NULL) {
 		info = *res->cert_info;
-	if (res->cert_info != NULL || pki_cert_inspect(res->cert, res->cert_len, &info, &perr) == 0) {
 		memcpy(cert.mac, e->mac, 6);
 		lscd_copy(cert.serial_hex, sizeof(cert.serial_hex), info.serial_hex);
 		pki_fp_format(info.sha256, 32, PKI_FP_HEX, cert.sha256_hex, sizeof(cert.sha256_hex));

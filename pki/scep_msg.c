@@ -562,19 +562,11 @@ int pki_scep_certrep_parse(const uint8_t *der, size_t len,
 			   const struct pki_certrep_expect *exp,
 			   struct pki_certrep *rep, struct pki_error *err)
 {
-	X509 *signer = NULL, *me = NULL;
-	int rc;
+	/* pki_scep_certrep_parse_x() checks the length and everything else. */
+	X509 *signer = pki_x509_d2i(exp->signer, exp->signer_len);
+	X509 *me = exp->cert ? pki_x509_d2i(exp->cert, exp->cert_len) : NULL;
+	int rc = pki_scep_certrep_parse_x(der, len, exp, signer, me, rep, NULL, err);
 
-	if (!der || !len || len > PKI_SCEP_MSG_MAX) {
-		memset(rep, 0, sizeof(*rep));
-		rep->fail_info = PKI_FAIL_NONE;
-		pki_err_set(err, PKI_ERR_CA_GARBAGE, "CertRep of %zu bytes", len);
-		return -1;
-	}
-	signer = pki_x509_d2i(exp->signer, exp->signer_len);
-	if (exp->cert)
-		me = pki_x509_d2i(exp->cert, exp->cert_len);
-	rc = pki_scep_certrep_parse_x(der, len, exp, signer, me, rep, NULL, err);
 	X509_free(signer);
 	X509_free(me);
 	return rc;
